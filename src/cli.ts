@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  allDiagnostics, analyzeFiles, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
+} from './compile';
+import { formatDiagnostic, hasErrors } from './spec/diagnostics';
+import { renderExplain } from './render/explain';
+import type { ResolvedCluster } from './spec/resolve';
+
+const USAGE = `usage:
+  k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
+  k3s-gitops validate [SPEC...]                      schema and semantic checks only
+  k3s-gitops explain SPEC                            print the topology, quorum and backups
+SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
+
+/** Exit codes of the contract. */
+const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+
+interface Io {
+  readonly cwd: string;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** The cluster files of the project: clusters/*.yaml, sorted. */
+function defaultSpecs(cwd: string): string[] {
+  const dir = path.join(cwd, 'clusters');
+  if (!fs.existsSync(dir)) throw new UsageError('no SPEC given and no clusters/ folder here');
+  return fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join('clusters', f));
+}
+
+/** Prints every diagnostic; returns the clusters if there was no error. */
+function analyze(specs: string[], io: Io): ResolvedCluster[] | undefined {
+  const results: AnalyzedSpec[] = analyzeFiles(specs, io.cwd);
+  const diagnostics = allDiagnostics(results);
+  for (const d of diagnostics) io.err(formatDiagnostic(d));
+  if (hasErrors(diagnostics)) {
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    io.err(`${errors} error(s); nothing written`);
+    return undefined;
+  }
+  return results.map((r) => r.cluster as ResolvedCluster);
+}
+
+function synth(args: string[], io: Io): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, check: { type: 'boolean' } } });
+  const specs = positionals.length > 0 ? positionals : defaultSpecs(io.cwd);
+  const clusters = analyze(specs, io);
+  if (!clusters) return EXIT.invalid;
+  const outDir = path.resolve(io.cwd, values.out ?? 'dist');
+  const tree = synthesize(clusters);
+  const scope: Scope = positionals.length > 0 ? { all: false, clusters: clusters.map((c) => c.name) } : { all: true };
+  if (values.check) {
+    const drift = driftedPaths(outDir, tree, scope);
+    if (drift.length === 0) {
+      io.out(`${path.relative(io.cwd, outDir) || '.'} is up to date (${tree.size} files)`);
+      return EXIT.ok;
+    }
+    for (const d of drift) io.err(`${d.change.padEnd(8)} ${path.relative(io.cwd, path.join(outDir, d.path))}`);
+    io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npm run synth\` and commit dist/`);
+    return EXIT.invalid;
+  }
+  writeTree(outDir, tree, scope);
+  for (const c of clusters) {
+    const count = [...tree.keys()].filter((k) => k.startsWith(`${c.name}/`)).length;
+    io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files)`);
+  }
+  return EXIT.ok;
+}
+
+function validate(args: string[], io: Io): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const specs = positionals.length > 0 ? positionals : defaultSpecs(io.cwd);
+  const clusters = analyze(specs, io);
+  if (!clusters) return EXIT.invalid;
+  io.out(`${specs.length} cluster file(s) valid`);
+  return EXIT.ok;
+}
+
+function explain(args: string[], io: Io): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('explain takes exactly one SPEC');
+  const clusters = analyze(positionals, io);
+  if (!clusters) return EXIT.invalid;
+  io.out(renderExplain(clusters[0]).trimEnd());
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain };
+
+/** Runs the CLI; returns the exit code. Never throws for a user mistake. */
+export function main(argv: string[], io: Io): number {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    (command === undefined ? io.err : io.out)(USAGE);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    io.err(`k3s-gitops: unknown command "${command}"\n${USAGE}`);
+    return EXIT.usage;
+  }
+  try {
+    return run(rest, io);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`k3s-gitops ${command}: ${(e as Error).message}\n${USAGE}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  const io: Io = { cwd: process.cwd(), out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
+  try {
+    process.exitCode = main(process.argv.slice(2), io);
+  } catch (e) {
+    // A bug, not a user mistake: still one line, no stack, unless asked for.
+    io.err(`k3s-gitops: internal error: ${(e as Error).message}${process.env.K3S_GITOPS_DEBUG ? `\n${(e as Error).stack}` : ' (set K3S_GITOPS_DEBUG=1 for details)'}`);
+    process.exitCode = 70;
+  }
+}

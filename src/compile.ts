@@ -1,0 +1,183 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics } from './spec';
+import { checkRules } from './spec/rules';
+import { resolveCluster, type ResolvedCluster } from './spec/resolve';
+import { renderK3sConfig } from './render/k3s-config';
+
+/** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
+/** One cluster file after loading, schema, defaults and rules. */
+export interface AnalyzedSpec {
+  readonly file: string;
+  readonly cluster?: ResolvedCluster;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** The generated tree: paths relative to the out dir, POSIX separators, sorted. */
+export type FileTree = ReadonlyMap<string, string>;
+
+/** A user mistake that is not in a cluster file: a missing file, a bad flag. */
+export class UsageError extends Error {}
+
+/**
+ * Loads one cluster file's text and runs every check. Pure. `source` is the path
+ * shown in messages and in the generated-by line.
+ */
+export function analyzeSpec(source: string, text: string): AnalyzedSpec {
+  const parsed = parseClusterFile(source, text);
+  if (!parsed.cluster) return { file: source, diagnostics: parsed.diagnostics };
+  const cluster = resolveCluster(parsed.cluster, source);
+  const diagnostics = checkRules(cluster).map((f) => locate(parsed.source, f));
+  return hasErrors(diagnostics) ? { file: source, diagnostics } : { file: source, cluster, diagnostics };
+}
+
+/** The path as it appears in messages: relative to the working directory, POSIX style. */
+export function displayPath(file: string, cwd: string): string {
+  const rel = path.relative(cwd, path.resolve(cwd, file));
+  return (rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(cwd, file) : rel).split(path.sep).join('/');
+}
+
+/** Reads and analyzes cluster files; refuses oversized and non-UTF-8 files before parsing. */
+export function analyzeFiles(files: readonly string[], cwd: string): AnalyzedSpec[] {
+  const results = files.map((file): AnalyzedSpec => {
+    const source = displayPath(file, cwd);
+    let bytes: Buffer;
+    try {
+      const stat = fs.statSync(path.resolve(cwd, file));
+      if (!stat.isFile()) throw new UsageError(`${source} is not a file`);
+      if (stat.size > MAX_SPEC_BYTES) {
+        return { file: source, diagnostics: [{ code: 'FILE_TOO_LARGE', severity: 'error', file: source, pointer: '', line: 1, col: 1, message: `file is ${stat.size} bytes; a cluster file may be at most ${MAX_SPEC_BYTES}` }] };
+      }
+      bytes = fs.readFileSync(path.resolve(cwd, file));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return { file: source, diagnostics: [{ code: 'NOT_UTF8', severity: 'error', file: source, pointer: '', line: 1, col: 1, message: 'file is not valid UTF-8' }] };
+    }
+    return analyzeSpec(source, text);
+  });
+  return withUniqueClusterNames(results);
+}
+
+/** Two files naming the same cluster would write the same dist/ folder. */
+function withUniqueClusterNames(results: AnalyzedSpec[]): AnalyzedSpec[] {
+  const seen = new Map<string, string>();
+  return results.map((r) => {
+    if (!r.cluster) return r;
+    const first = seen.get(r.cluster.name);
+    if (first === undefined) {
+      seen.set(r.cluster.name, r.file);
+      return r;
+    }
+    const d: Diagnostic = { code: 'DUPLICATE_CLUSTER', severity: 'error', file: r.file, pointer: '/metadata/name', line: 1, col: 1, message: `cluster name "${r.cluster.name}" is already used by ${first}; each cluster needs its own dist/ folder` };
+    return { file: r.file, diagnostics: [...r.diagnostics, d] };
+  });
+}
+
+/** All diagnostics of a run, in file order. */
+export function allDiagnostics(results: readonly AnalyzedSpec[]): Diagnostic[] {
+  return sortDiagnostics(results.flatMap((r) => r.diagnostics));
+}
+
+/** Every file of one cluster, keyed by its path under the out dir. Pure and deterministic. */
+export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
+  const files = new Map<string, string>();
+  const put = (rel: string, content: string) => files.set(`${c.name}/${rel}`, content);
+  for (const node of c.nodes) {
+    put(`nodes/${node.name}/config.yaml`, renderK3sConfig(c, node));
+  }
+  return files;
+}
+
+/** The whole tree for a set of clusters, sorted by path. */
+export function synthesize(clusters: readonly ResolvedCluster[]): FileTree {
+  const all = clusters.flatMap((c) => [...synthesizeCluster(c)]);
+  return new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Reads every file under a directory into a tree keyed like `synthesize` output. */
+export function readTree(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  if (!fs.existsSync(dir)) return files;
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(child);
+      else files.set(child, fs.readFileSync(path.join(dir, child), 'utf8'));
+    }
+  };
+  walk('');
+  return files;
+}
+
+/** Which top-level cluster folders a run owns: all of them, or only the named ones. */
+export type Scope = { readonly all: true } | { readonly all: false; readonly clusters: readonly string[] };
+
+const inScope = (scope: Scope, rel: string) => scope.all || scope.clusters.includes(rel.split('/')[0]);
+
+/** Paths that differ between the tree on disk and the tree the specs compile to. */
+export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): { path: string; change: 'added' | 'removed' | 'changed' }[] {
+  const current = readTree(outDir);
+  const drift: { path: string; change: 'added' | 'removed' | 'changed' }[] = [];
+  for (const [rel, content] of tree) {
+    const old = current.get(rel);
+    if (old === undefined) drift.push({ path: rel, change: 'added' });
+    else if (old !== content) drift.push({ path: rel, change: 'changed' });
+  }
+  for (const rel of current.keys()) {
+    if (inScope(scope, rel) && !tree.has(rel)) drift.push({ path: rel, change: 'removed' });
+  }
+  return drift.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+/** Puts back the previous tree if an earlier run died between its two renames. */
+export function recoverInterruptedWrite(outDir: string): void {
+  const parent = path.dirname(outDir);
+  const base = path.basename(outDir);
+  if (!fs.existsSync(parent)) return;
+  for (const entry of fs.readdirSync(parent)) {
+    if (entry.startsWith(`.${base}.previous-`)) {
+      if (!fs.existsSync(outDir)) fs.renameSync(path.join(parent, entry), outDir);
+      else fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+    } else if (entry.startsWith(`.${base}.staging-`)) {
+      fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Replaces the out dir in one step: the new tree is built in a sibling folder and
+ * swapped in with renames, so a failed or killed run leaves the old tree whole.
+ * Folders outside `scope` are carried over unchanged.
+ */
+export function writeTree(outDir: string, tree: FileTree, scope: Scope): void {
+  recoverInterruptedWrite(outDir);
+  const parent = path.dirname(outDir);
+  const base = path.basename(outDir);
+  fs.mkdirSync(parent, { recursive: true });
+  const staging = path.join(parent, `.${base}.staging-${process.pid}`);
+  const previous = path.join(parent, `.${base}.previous-${process.pid}`);
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging);
+  if (!scope.all && fs.existsSync(outDir)) {
+    for (const entry of fs.readdirSync(outDir)) {
+      if (!scope.clusters.includes(entry)) fs.cpSync(path.join(outDir, entry), path.join(staging, entry), { recursive: true });
+    }
+  }
+  for (const [rel, content] of tree) {
+    const target = path.join(staging, ...rel.split('/'));
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, content);
+  }
+  const hadOld = fs.existsSync(outDir);
+  if (hadOld) fs.renameSync(outDir, previous);
+  fs.renameSync(staging, outDir);
+  if (hadOld) fs.rmSync(previous, { recursive: true, force: true });
+}

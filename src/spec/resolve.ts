@@ -1,0 +1,247 @@
+import { CronExpressionParser } from 'cron-parser';
+import { APISERVER_PORT, DATA_DIR } from '../k3s/facts';
+import { urlHost } from './net';
+import type {
+  BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent,
+} from './types';
+
+/** A node with every default applied. `index` is its place in `spec.nodes`. */
+export interface ResolvedNode {
+  readonly index: number;
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly address: string;
+  readonly externalAddress?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly string[];
+  readonly extraConfig: K3sConfigMap;
+}
+
+export interface ResolvedLoadBalancer {
+  readonly mode: LoadBalancerMode;
+  readonly port: number;
+  readonly interface: string;
+  readonly virtualRouterId: number;
+  readonly hosts: readonly { readonly name: string; readonly address: string }[];
+}
+
+/** etcd quorum arithmetic for a server count. */
+export interface Quorum {
+  readonly servers: number;
+  readonly quorum: number;
+  readonly tolerated: number;
+}
+
+export interface ResolvedBackupTarget {
+  readonly name: string;
+  readonly nfs?: { readonly server: string; readonly path: string };
+  readonly s3?: Required<BackupS3Target>;
+}
+
+/** The cluster with every default resolved: what renderers and charts consume. */
+export interface ResolvedCluster {
+  readonly name: string;
+  /** The cluster file's path as shown in the generated-by line. */
+  readonly source: string;
+  readonly k3sVersion: string;
+  readonly airgap: boolean;
+  readonly bootstrapped: boolean;
+  /** The registration address: VIP, DNS name, or the first server (mode none). */
+  readonly endpoint: string;
+  /** Where the endpoint accepts API and join traffic. */
+  readonly endpointPort: number;
+  readonly dnsNames: readonly string[];
+  readonly loadBalancer: ResolvedLoadBalancer;
+  readonly tokenFile: string;
+  readonly nodes: readonly ResolvedNode[];
+  readonly servers: readonly ResolvedNode[];
+  readonly agents: readonly ResolvedNode[];
+  readonly network: {
+    readonly clusterCidr: string;
+    readonly serviceCidr: string;
+    readonly clusterDns: string;
+    readonly clusterDomain: string;
+    readonly flannelBackend: FlannelBackend;
+  };
+  readonly disable: readonly PackagedComponent[];
+  readonly secretsEncryption: boolean;
+  readonly dataDir: string;
+  readonly snapshots: { readonly schedule: string; readonly retention: number; readonly dir: string };
+  readonly etcdS3?: Required<Omit<EtcdS3Spec, 'configSecret' | 'folder'>> & Pick<EtcdS3Spec, 'configSecret' | 'folder'>;
+  readonly backup?: { readonly schedule: string; readonly targets: readonly ResolvedBackupTarget[] };
+  readonly gitops?: { readonly engine: GitOpsEngine; readonly repository: string; readonly branch: string };
+  readonly cloudInit: {
+    readonly sshAuthorizedKeys: readonly string[];
+    readonly packages: readonly string[];
+    readonly preInstallCommands: readonly string[];
+    readonly postInstallCommands: readonly string[];
+  };
+  readonly extraConfig: { readonly servers: K3sConfigMap; readonly agents: K3sConfigMap };
+  readonly quorum: Quorum;
+}
+
+/** K3s's own defaults, and ours where K3s has none. */
+export const DEFAULTS = {
+  tokenFile: '/etc/rancher/k3s/token',
+  loadBalancerMode: 'none' as LoadBalancerMode,
+  daemonsetPort: 8443,
+  externalPort: APISERVER_PORT,
+  vrrpInterface: 'eth0',
+  virtualRouterId: 51,
+  clusterCidr: '10.42.0.0/16',
+  serviceCidr: '10.43.0.0/16',
+  clusterDns: '10.43.0.10',
+  clusterDomain: 'cluster.local',
+  flannelBackend: 'vxlan' as FlannelBackend,
+  snapshotSchedule: '0 */12 * * *',
+  snapshotRetention: 5,
+  s3Region: 'us-east-1',
+  branch: 'main',
+} as const;
+
+/** Quorum for n etcd members: a majority; the rest may fail. */
+export function quorumFor(servers: number): Quorum {
+  const quorum = Math.floor(servers / 2) + 1;
+  return { servers, quorum, tolerated: Math.max(0, servers - quorum) };
+}
+
+/**
+ * Applies every default, once. Input is a schema-valid cluster file; the result is
+ * what every later stage works on.
+ */
+export function resolveCluster(file: ClusterFile, source: string): ResolvedCluster {
+  const spec = file.spec;
+  const nodes: ResolvedNode[] = spec.nodes.map((n, index) => ({
+    index,
+    name: n.name,
+    role: n.role,
+    address: n.address,
+    ...(n.externalAddress ? { externalAddress: n.externalAddress } : {}),
+    labels: n.labels ?? {},
+    taints: n.taints ?? [],
+    extraConfig: n.extraConfig ?? {},
+  }));
+  const servers = nodes.filter((n) => n.role === 'server');
+  const lb = spec.controlPlane?.loadBalancer;
+  const mode = lb?.mode ?? DEFAULTS.loadBalancerMode;
+  const port = lb?.port ?? (mode === 'daemonset' ? DEFAULTS.daemonsetPort : DEFAULTS.externalPort);
+  const endpoint = spec.controlPlane?.endpoint ?? servers[0]?.address ?? nodes[0].address;
+  const serverExtra = spec.extraConfig?.servers ?? {};
+  const dataDir = typeof serverExtra['data-dir'] === 'string' ? serverExtra['data-dir'] : DATA_DIR;
+  const snapshotDir = typeof serverExtra['etcd-snapshot-dir'] === 'string' ? serverExtra['etcd-snapshot-dir'] : `${dataDir}/server/db/snapshots`;
+  const s3 = spec.etcd?.s3;
+  return {
+    name: file.metadata.name,
+    source,
+    k3sVersion: spec.k3s.version,
+    airgap: spec.k3s.airgap ?? false,
+    bootstrapped: spec.bootstrapped ?? false,
+    endpoint,
+    endpointPort: mode === 'none' ? APISERVER_PORT : port,
+    dnsNames: spec.controlPlane?.dnsNames ?? [],
+    loadBalancer: {
+      mode,
+      port,
+      interface: lb?.interface ?? DEFAULTS.vrrpInterface,
+      virtualRouterId: lb?.virtualRouterId ?? DEFAULTS.virtualRouterId,
+      hosts: lb?.hosts ?? [],
+    },
+    tokenFile: spec.token?.file ?? DEFAULTS.tokenFile,
+    nodes,
+    servers,
+    agents: nodes.filter((n) => n.role === 'agent'),
+    network: {
+      clusterCidr: spec.network?.clusterCidr ?? DEFAULTS.clusterCidr,
+      serviceCidr: spec.network?.serviceCidr ?? DEFAULTS.serviceCidr,
+      clusterDns: spec.network?.clusterDns ?? DEFAULTS.clusterDns,
+      clusterDomain: spec.network?.clusterDomain ?? DEFAULTS.clusterDomain,
+      flannelBackend: spec.network?.flannelBackend ?? DEFAULTS.flannelBackend,
+    },
+    disable: [...(spec.disable ?? [])].sort(),
+    secretsEncryption: spec.secretsEncryption ?? false,
+    dataDir,
+    snapshots: {
+      schedule: spec.etcd?.snapshots?.schedule ?? DEFAULTS.snapshotSchedule,
+      retention: spec.etcd?.snapshots?.retention ?? DEFAULTS.snapshotRetention,
+      dir: snapshotDir,
+    },
+    ...(s3 ? {
+      etcdS3: {
+        endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region ?? DEFAULTS.s3Region, insecure: s3.insecure ?? false,
+        ...(s3.folder ? { folder: s3.folder } : {}), ...(s3.configSecret ? { configSecret: s3.configSecret } : {}),
+      },
+    } : {}),
+    ...(spec.backup ? {
+      backup: {
+        schedule: spec.backup.schedule,
+        targets: spec.backup.targets.map((t) => ({
+          name: t.name,
+          ...(t.nfs ? { nfs: { server: t.nfs.server, path: t.nfs.path } } : {}),
+          ...(t.s3 ? {
+            s3: {
+              endpoint: t.s3.endpoint, bucket: t.s3.bucket, region: t.s3.region ?? DEFAULTS.s3Region,
+              folder: t.s3.folder ?? file.metadata.name, credentialsSecret: t.s3.credentialsSecret,
+            },
+          } : {}),
+        })),
+      },
+    } : {}),
+    ...(spec.gitops ? { gitops: { engine: spec.gitops.engine, repository: spec.gitops.repository, branch: spec.gitops.branch ?? DEFAULTS.branch } } : {}),
+    cloudInit: {
+      sshAuthorizedKeys: spec.cloudInit?.sshAuthorizedKeys ?? [],
+      packages: spec.cloudInit?.packages ?? [],
+      preInstallCommands: spec.cloudInit?.preInstallCommands ?? [],
+      postInstallCommands: spec.cloudInit?.postInstallCommands ?? [],
+    },
+    extraConfig: { servers: serverExtra, agents: spec.extraConfig?.agents ?? {} },
+    quorum: quorumFor(servers.length),
+  };
+}
+
+/** `https://host:port` of the endpoint. */
+export function endpointUrl(c: ResolvedCluster): string {
+  return `https://${urlHost(c.endpoint)}:${c.endpointPort}`;
+}
+
+/**
+ * Where a node registers. Before bootstrap, in daemonset and none modes, the VIP does
+ * not answer yet (keepalived runs on the cluster being built), so joins go straight
+ * to the founding server's apiserver. External LB machines exist on their own, so
+ * their endpoint serves from the first minute. After bootstrap every node joins
+ * through the endpoint, so a rebuilt first server rejoins rather than refounds.
+ * Undefined for the node that founds the cluster, which joins nothing.
+ */
+export function joinUrl(c: ResolvedCluster, node: ResolvedNode): string | undefined {
+  const founder = c.servers[0];
+  if (!c.bootstrapped) {
+    if (node === founder) return undefined;
+    if (c.loadBalancer.mode === 'external') return endpointUrl(c);
+    return `https://${urlHost(founder.address)}:${APISERVER_PORT}`;
+  }
+  // A single server cannot join itself through an endpoint that is itself.
+  if (node.role === 'server' && c.servers.length === 1 && c.endpoint === node.address) return undefined;
+  return endpointUrl(c);
+}
+
+/** Whether a node gets `cluster-init: true`: only the founder, only before bootstrap. */
+export function foundsCluster(c: ResolvedCluster, node: ResolvedNode): boolean {
+  return !c.bootstrapped && node === c.servers[0];
+}
+
+/**
+ * The longest gap between two runs of a 5-field cron schedule, in seconds, over four
+ * weeks of runs (so day-of-week and day-of-month patterns show their worst case).
+ */
+export function longestIntervalSeconds(schedule: string): number {
+  const expr = CronExpressionParser.parse(schedule, { currentDate: new Date('2026-01-01T00:00:00Z'), tz: 'UTC' });
+  const horizon = Date.parse('2026-01-29T00:00:00Z');
+  let previous = expr.next().getTime();
+  let longest = 0;
+  for (let i = 0; i < 10000; i++) {
+    const next = expr.next().getTime();
+    longest = Math.max(longest, next - previous);
+    previous = next;
+    if (next > horizon) break;
+  }
+  return Math.round(longest / 1000);
+}

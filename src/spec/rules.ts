@@ -1,0 +1,266 @@
+import { CronExpressionParser } from 'cron-parser';
+import { flagsFor } from '../k3s/flags';
+import {
+  CRITICAL_SERVER_KEYS, isRestrictedLabel, NODE_PORT_RANGE, SECRET_KEYS, SERVER_NODE_PORTS,
+} from '../k3s/facts';
+import { type Finding, pointer, show } from './diagnostics';
+import { cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
+import type { ResolvedCluster, ResolvedNode } from './resolve';
+import type { K3sConfigMap } from './types';
+
+/** `vMAJOR.MINOR.PATCH+k3sN`: a pinned release, never a channel. */
+export const K3S_VERSION = /^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$/;
+
+/**
+ * K3s keys the cluster file owns: setting them through extraConfig would fight the
+ * compiler (or, for the lifecycle keys, break joins), so each names its field.
+ */
+export const OWNED_KEYS: ReadonlyMap<string, string> = new Map([
+  ['token-file', '/spec/token/file'],
+  ['server', '/spec/controlPlane/endpoint and /spec/bootstrapped'],
+  ['cluster-init', '/spec/bootstrapped'],
+  ['node-name', '/spec/nodes/N/name'],
+  ['node-ip', '/spec/nodes/N/address'],
+  ['node-external-ip', '/spec/nodes/N/externalAddress'],
+  ['node-label', '/spec/nodes/N/labels'],
+  ['node-taint', '/spec/nodes/N/taints'],
+  ['tls-san', '/spec/controlPlane/dnsNames'],
+  ['cluster-cidr', '/spec/network/clusterCidr'],
+  ['service-cidr', '/spec/network/serviceCidr'],
+  ['cluster-dns', '/spec/network/clusterDns'],
+  ['cluster-domain', '/spec/network/clusterDomain'],
+  ['flannel-backend', '/spec/network/flannelBackend'],
+  ['secrets-encryption', '/spec/secretsEncryption'],
+  ['write-kubeconfig-mode', 'nothing: it is always "0600"'],
+  ['etcd-snapshot-schedule-cron', '/spec/etcd/snapshots/schedule'],
+  ['etcd-snapshot-retention', '/spec/etcd/snapshots/retention'],
+  ['etcd-s3', '/spec/etcd/s3'],
+  ['etcd-s3-endpoint', '/spec/etcd/s3/endpoint'],
+  ['etcd-s3-bucket', '/spec/etcd/s3/bucket'],
+  ['etcd-s3-folder', '/spec/etcd/s3/folder'],
+  ['etcd-s3-region', '/spec/etcd/s3/region'],
+  ['etcd-s3-config-secret', '/spec/etcd/s3/configSecret'],
+  ['etcd-s3-insecure', '/spec/etcd/s3/insecure'],
+  ['cluster-reset', 'the `seed --restore` command'],
+  ['cluster-reset-restore-path', 'the `seed --restore` command'],
+]);
+
+/** Server keys that only make sense cluster-wide: per node they break joins or backups. */
+const CLUSTER_WIDE_KEYS: ReadonlySet<string> = new Set([...CRITICAL_SERVER_KEYS, 'data-dir', 'etcd-snapshot-dir']);
+
+/** A rule: looks at the resolved cluster, returns what is wrong. */
+type Rule = (c: ResolvedCluster) => Finding[];
+
+const nodePtr = (n: ResolvedNode, ...rest: (string | number)[]) => pointer('spec', 'nodes', n.index, ...rest);
+
+const version: Rule = (c) => (K3S_VERSION.test(c.k3sVersion) ? [] : [{
+  code: 'K3S_VERSION', pointer: '/spec/k3s/version',
+  message: `found ${show(c.k3sVersion)}; expected a pinned release such as "v1.36.3+k3s1" (vMAJOR.MINOR.PATCH+k3sN), never a channel`,
+}]);
+
+const quorum: Rule = (c) => {
+  const n = c.servers.length;
+  if (n === 0) return [{ code: 'NO_SERVER', pointer: '/spec/nodes', message: 'no node has role "server"; a cluster needs 1, 3 or 5 servers' }];
+  if (n === 1) return [{ code: 'SINGLE_SERVER', severity: 'warning', pointer: '/spec/nodes', message: 'one server: no HA, lab only; losing it loses the control plane. Use 3 servers (tolerates 1 failure)' }];
+  if (n % 2 === 0) {
+    const q = c.quorum;
+    return [{
+      code: 'EVEN_SERVERS', pointer: '/spec/nodes',
+      message: `${n} servers: etcd quorum is ${q.quorum}, so it tolerates ${q.tolerated} failure(s), the same as ${n - 1}; an even count adds a member that must stay up without adding tolerance. Use ${n - 1} or ${n + 1} servers`,
+    }];
+  }
+  return [];
+};
+
+const uniqueness: Rule = (c) => {
+  const findings: Finding[] = [];
+  const names = new Map<string, string>();
+  const addresses = new Map<string, string>();
+  const claim = (map: Map<string, string>, key: string, where: string, code: string, what: string) => {
+    const first = map.get(key);
+    if (first !== undefined) findings.push({ code, pointer: where, message: `${what} ${show(key)} is already used at ${first}; each must be unique` });
+    else map.set(key, where);
+  };
+  for (const n of c.nodes) {
+    claim(names, n.name, nodePtr(n, 'name'), 'DUPLICATE_NAME', 'name');
+    claim(addresses, n.address, nodePtr(n, 'address'), 'DUPLICATE_ADDRESS', 'address');
+  }
+  c.loadBalancer.hosts.forEach((h, i) => {
+    claim(names, h.name, pointer('spec', 'controlPlane', 'loadBalancer', 'hosts', i, 'name'), 'DUPLICATE_NAME', 'name');
+    claim(addresses, h.address, pointer('spec', 'controlPlane', 'loadBalancer', 'hosts', i, 'address'), 'DUPLICATE_ADDRESS', 'address');
+  });
+  const targets = new Map<string, string>();
+  c.backup?.targets.forEach((t, i) => claim(targets, t.name, pointer('spec', 'backup', 'targets', i, 'name'), 'DUPLICATE_NAME', 'backup target name'));
+  return findings;
+};
+
+const addresses: Rule = (c) => {
+  const findings: Finding[] = [];
+  const needIp = (value: string, where: string) => {
+    if (!isIp(value)) findings.push({ code: 'INVALID_ADDRESS', pointer: where, message: `found ${show(value)}; expected an IPv4 or IPv6 address` });
+  };
+  for (const n of c.nodes) {
+    needIp(n.address, nodePtr(n, 'address'));
+    if (n.externalAddress !== undefined) needIp(n.externalAddress, nodePtr(n, 'externalAddress'));
+  }
+  c.loadBalancer.hosts.forEach((h, i) => needIp(h.address, pointer('spec', 'controlPlane', 'loadBalancer', 'hosts', i, 'address')));
+  c.backup?.targets.forEach((t, i) => {
+    if (t.nfs && !isIp(t.nfs.server) && !isDnsName(t.nfs.server)) {
+      findings.push({ code: 'INVALID_ADDRESS', pointer: pointer('spec', 'backup', 'targets', i, 'nfs', 'server'), message: `found ${show(t.nfs.server)}; expected an IP address or DNS name` });
+    }
+  });
+  return findings;
+};
+
+const endpoint: Rule = (c) => {
+  const findings: Finding[] = [];
+  const where = '/spec/controlPlane/endpoint';
+  const explicit = c.endpoint !== c.servers[0]?.address || c.loadBalancer.mode !== 'none';
+  if (c.servers.length > 1 && !explicit) {
+    findings.push({ code: 'ENDPOINT_REQUIRED', pointer: '/spec/controlPlane', message: `${c.servers.length} servers need a fixed registration address (a VIP or DNS name) in controlPlane.endpoint; without one, every node depends on the first server` });
+    return findings;
+  }
+  if (!isIp(c.endpoint) && !isDnsName(c.endpoint)) {
+    findings.push({ code: 'INVALID_ADDRESS', pointer: where, message: `found ${show(c.endpoint)}; expected an IP address or DNS name` });
+  } else if (c.loadBalancer.mode !== 'none' && !isIp(c.endpoint)) {
+    findings.push({ code: 'ENDPOINT_NOT_IP', pointer: where, message: `found ${show(c.endpoint)}; loadBalancer mode "${c.loadBalancer.mode}" holds the endpoint as a keepalived VIP, which must be an IP address` });
+  }
+  if (c.servers.length > 1 || c.loadBalancer.mode !== 'none') {
+    const owner = c.nodes.find((n) => n.address === c.endpoint) ?? c.loadBalancer.hosts.find((h) => h.address === c.endpoint);
+    if (owner) findings.push({ code: 'ENDPOINT_IS_NODE', pointer: where, message: `endpoint ${show(c.endpoint)} is the address of ${owner.name}; it must be a VIP or name that survives that machine` });
+  }
+  return findings;
+};
+
+const network: Rule = (c) => {
+  const findings: Finding[] = [];
+  const parsed: Record<string, Cidr[] | undefined> = {};
+  for (const [field, value] of [['clusterCidr', c.network.clusterCidr], ['serviceCidr', c.network.serviceCidr]] as const) {
+    parsed[field] = parseCidrList(value);
+    if (!parsed[field]) findings.push({ code: 'INVALID_CIDR', pointer: `/spec/network/${field}`, message: `found ${show(value)}; expected network CIDRs such as "10.42.0.0/16" (comma-separated for dual-stack), with no host bits set` });
+  }
+  const pods = parsed.clusterCidr;
+  const services = parsed.serviceCidr;
+  if (pods && services && pods.some((p) => services.some((s) => cidrsOverlap(p, s)))) {
+    findings.push({ code: 'CIDR_OVERLAP', pointer: '/spec/network/serviceCidr', message: `serviceCidr ${c.network.serviceCidr} overlaps clusterCidr ${c.network.clusterCidr}; pod and service ranges must be disjoint` });
+  }
+  if (!isIp(c.network.clusterDns)) {
+    findings.push({ code: 'INVALID_ADDRESS', pointer: '/spec/network/clusterDns', message: `found ${show(c.network.clusterDns)}; expected an IP address inside serviceCidr` });
+  } else if (services && !services.some((s) => cidrContains(s, c.network.clusterDns))) {
+    findings.push({ code: 'DNS_OUTSIDE_SERVICE_CIDR', pointer: '/spec/network/clusterDns', message: `clusterDns ${c.network.clusterDns} is outside serviceCidr ${c.network.serviceCidr}; CoreDNS's Service IP must come from the service range` });
+  }
+  for (const n of c.nodes) {
+    const range = [...(pods ?? []), ...(services ?? [])].find((b) => cidrContains(b, n.address));
+    if (range) findings.push({ code: 'ADDRESS_IN_CLUSTER_CIDR', pointer: nodePtr(n, 'address'), message: `node address ${n.address} lies inside the cluster's own range ${range[0].toString()}/${range[1]}; node, pod and service networks must be disjoint` });
+  }
+  return findings;
+};
+
+/** Whether a string is a valid 5-field cron schedule (what K3s and CronJobs take). */
+export function isValidCron(schedule: string): boolean {
+  if (schedule.trim().split(/\s+/).length !== 5) return false;
+  try {
+    CronExpressionParser.parse(schedule, { tz: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const schedules: Rule = (c) => {
+  const findings: Finding[] = [];
+  const check = (value: string, where: string) => {
+    if (!isValidCron(value)) findings.push({ code: 'INVALID_CRON', pointer: where, message: `found ${show(value)}; expected a 5-field cron schedule such as "0 */6 * * *" (minute hour day-of-month month day-of-week)` });
+  };
+  check(c.snapshots.schedule, '/spec/etcd/snapshots/schedule');
+  if (c.backup) check(c.backup.schedule, '/spec/backup/schedule');
+  return findings;
+};
+
+const loadBalancer: Rule = (c) => {
+  const findings: Finding[] = [];
+  const lb = c.loadBalancer;
+  const where = '/spec/controlPlane/loadBalancer';
+  if (lb.mode === 'daemonset') {
+    const owner = SERVER_NODE_PORTS.get(lb.port);
+    if (owner) findings.push({ code: 'LB_PORT_CONFLICT', pointer: `${where}/port`, message: `port ${lb.port} is taken by K3s's ${owner} on every server node, where the daemonset load balancer runs; pick a free port such as 8443` });
+    else if (lb.port >= NODE_PORT_RANGE.min && lb.port <= NODE_PORT_RANGE.max) findings.push({ code: 'LB_PORT_CONFLICT', pointer: `${where}/port`, message: `port ${lb.port} is in the NodePort range ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}, which kube-proxy owns on every node; pick a port such as 8443` });
+  }
+  if (lb.mode === 'external' && lb.hosts.length === 0) {
+    findings.push({ code: 'LB_HOSTS_REQUIRED', pointer: `${where}/hosts`, message: 'mode "external" needs the LB machines in hosts: [{name, address}], two or more for HA' });
+  } else if (lb.mode === 'external' && lb.hosts.length === 1) {
+    findings.push({ code: 'LB_SINGLE_HOST', severity: 'warning', pointer: `${where}/hosts`, message: 'one LB machine: the endpoint dies with it; add a second host for keepalived to fail over to' });
+  }
+  if (lb.mode !== 'external' && lb.hosts.length > 0) {
+    findings.push({ code: 'LB_HOSTS_UNUSED', pointer: `${where}/hosts`, message: `hosts lists LB machines, but mode is "${lb.mode}"; hosts are used only with mode "external"` });
+  }
+  return findings;
+};
+
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const TAINT = /^([^=:]+)(=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
+
+const labelsAndTaints: Rule = (c) => {
+  const findings: Finding[] = [];
+  for (const n of c.nodes) {
+    for (const [key, value] of Object.entries(n.labels)) {
+      const where = nodePtr(n, 'labels', key);
+      if (!QUALIFIED_NAME.test(key) || key.split('/')[0].length > 253) {
+        findings.push({ code: 'INVALID_LABEL', pointer: where, atKey: true, message: `label key ${show(key)} is not a valid Kubernetes label key ([prefix/]name, name at most 63 characters)` });
+      } else if (isRestrictedLabel(key)) {
+        findings.push({ code: 'RESTRICTED_LABEL', pointer: where, atKey: true, message: `label ${show(key)} is in a kubernetes.io/k8s.io namespace the kubelet may not set on itself; the node would be refused at registration. Allowed there: node.kubernetes.io/*, kubelet.kubernetes.io/*, topology.kubernetes.io/zone|region and a few well-known keys; or use your own prefix` });
+      }
+      if (!LABEL_VALUE.test(value)) findings.push({ code: 'INVALID_LABEL', pointer: where, message: `label value ${show(value)} is not valid: at most 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric` });
+    }
+    n.taints.forEach((taint, i) => {
+      const m = TAINT.exec(taint);
+      const valid = m && QUALIFIED_NAME.test(m[1]) && LABEL_VALUE.test(m[3] ?? '');
+      if (!valid) findings.push({ code: 'INVALID_TAINT', pointer: nodePtr(n, 'taints', i), message: `found ${show(taint)}; expected key[=value]:Effect with Effect one of NoSchedule, PreferNoSchedule, NoExecute` });
+    });
+  }
+  return findings;
+};
+
+/** Checks one extraConfig map against K3s's flags for a role and the keys we own. */
+function checkExtraConfig(map: K3sConfigMap, role: 'server' | 'agent', where: string, perNode: boolean): Finding[] {
+  const findings: Finding[] = [];
+  const flags = flagsFor(role);
+  for (const [key, value] of Object.entries(map)) {
+    const at = `${where}${pointer(key)}`;
+    if (SECRET_KEYS.has(key)) {
+      findings.push({ code: 'SECRET_IN_CONFIG', pointer: at, atKey: true, message: `"${key}" carries a secret, and dist/ is committed to Git; the join token is read from token.file, S3 keys from etcd.s3.configSecret` });
+    } else if (!flags.has(key)) {
+      const other = role === 'agent' && flagsFor('server').has(key);
+      findings.push({ code: 'UNKNOWN_K3S_FLAG', pointer: at, atKey: true, message: other ? `"${key}" is a server-only flag; K3s agents ignore it silently, so it cannot go in agent config` : `"${key}" is not a K3s ${role} flag (K3s config keys are the long flag names of \`k3s ${role} --help\`)` });
+    } else if (OWNED_KEYS.has(key) && !(perNode && key === 'disable')) {
+      findings.push({ code: 'OWNED_KEY', pointer: at, atKey: true, message: `"${key}" is set by the compiler from ${OWNED_KEYS.get(key)}; set it there` });
+    } else if (perNode && role === 'server' && CLUSTER_WIDE_KEYS.has(key)) {
+      findings.push({ code: 'NODE_CRITICAL_KEY', pointer: at, atKey: true, message: `"${key}" must be identical on every server, or joining servers fail; set it in extraConfig.servers instead of on one node` });
+    } else if (perNode && role === 'server' && key === 'disable' && [value].flat().includes('servicelb')) {
+      findings.push({ code: 'NODE_CRITICAL_KEY', pointer: at, atKey: true, message: '"disable: servicelb" must be identical on every server; put servicelb in spec.disable' });
+    }
+  }
+  return findings;
+}
+
+const extraConfig: Rule = (c) => [
+  ...checkExtraConfig(c.extraConfig.servers, 'server', '/spec/extraConfig/servers', false),
+  ...checkExtraConfig(c.extraConfig.agents, 'agent', '/spec/extraConfig/agents', false),
+  ...c.nodes.flatMap((n) => checkExtraConfig(n.extraConfig, n.role, nodePtr(n, 'extraConfig'), true)),
+];
+
+const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => ((t.nfs ? 1 : 0) + (t.s3 ? 1 : 0) === 1 ? [] : [{
+  code: 'BACKUP_TARGET_KIND', pointer: pointer('spec', 'backup', 'targets', i),
+  message: `target ${show(t.name)} must have exactly one of nfs or s3`,
+}]));
+
+/** Every semantic rule of SPEC.md, in the order their findings read best. */
+export const RULES: readonly Rule[] = [
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, loadBalancer, labelsAndTaints, extraConfig, backupTargets,
+];
+
+/** Runs every rule; never stops at the first problem. */
+export function checkRules(c: ResolvedCluster): Finding[] {
+  return RULES.flatMap((rule) => rule(c));
+}

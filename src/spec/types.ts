@@ -1,0 +1,195 @@
+/**
+ * The cluster file, as users write it (`clusters/<name>.yaml`). Field names and
+ * defaults are the contract in SPEC.md; defaults are applied in `resolve.ts` only.
+ */
+
+/** A raw K3s config.yaml value, passed through as written. */
+export type K3sConfigValue = string | number | boolean | string[];
+
+/** Raw K3s config.yaml keys (flag names without dashes). */
+export type K3sConfigMap = { readonly [flag: string]: K3sConfigValue };
+
+/** The cluster file's root. */
+export interface ClusterFile {
+  readonly apiVersion: 'k3s-gitops/v1alpha1';
+  readonly kind: 'Cluster';
+  readonly metadata: { readonly name: string };
+  readonly spec: ClusterSpec;
+}
+
+export interface ClusterSpec {
+  readonly k3s: K3sSpec;
+  /** @default false - the first server founds the cluster with `cluster-init` */
+  readonly bootstrapped?: boolean;
+  /** @default - mode none, endpoint the first server */
+  readonly controlPlane?: ControlPlaneSpec;
+  /** @default - { file: /etc/rancher/k3s/token } */
+  readonly token?: TokenSpec;
+  readonly nodes: readonly NodeSpec[];
+  /** @default - K3s's own network defaults */
+  readonly network?: NetworkSpec;
+  /** Packaged components to leave out. @default [] */
+  readonly disable?: readonly PackagedComponent[];
+  /** @default false */
+  readonly secretsEncryption?: boolean;
+  /** @default - K3s's snapshot defaults, no S3 */
+  readonly etcd?: EtcdSpec;
+  /** @default - no off-node copies */
+  readonly backup?: BackupSpec;
+  /** @default - no GitOps objects */
+  readonly gitops?: GitOpsSpec;
+  /** @default - no extra user-data */
+  readonly cloudInit?: CloudInitSpec;
+  /** @default - none */
+  readonly extraConfig?: ExtraConfigSpec;
+}
+
+export interface K3sSpec {
+  /** A pinned release, `vMAJOR.MINOR.PATCH+k3sN`. */
+  readonly version: string;
+  /** Binary and images are pre-staged on the machine. @default false */
+  readonly airgap?: boolean;
+}
+
+export type LoadBalancerMode = 'daemonset' | 'external' | 'none';
+
+export interface ControlPlaneSpec {
+  /** The fixed registration address (VIP or DNS name). @default - the first server's address (mode none only) */
+  readonly endpoint?: string;
+  /** More names for every server's tls-san. @default [] */
+  readonly dnsNames?: readonly string[];
+  /** @default - { mode: none } */
+  readonly loadBalancer?: LoadBalancerSpec;
+}
+
+export interface LoadBalancerSpec {
+  /** @default none */
+  readonly mode?: LoadBalancerMode;
+  /** Where the LB listens. @default 8443 in daemonset mode, 6443 in external mode */
+  readonly port?: number;
+  /** The keepalived VRRP interface. @default eth0 */
+  readonly interface?: string;
+  /** @default 51 */
+  readonly virtualRouterId?: number;
+  /** External mode: the LB machines. @default [] */
+  readonly hosts?: readonly LoadBalancerHost[];
+}
+
+export interface LoadBalancerHost {
+  readonly name: string;
+  readonly address: string;
+}
+
+export interface TokenSpec {
+  /** Path of the join token on every node. @default /etc/rancher/k3s/token */
+  readonly file?: string;
+}
+
+export type NodeRole = 'server' | 'agent';
+
+export interface NodeSpec {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly address: string;
+  /** @default - none */
+  readonly externalAddress?: string;
+  /** @default {} */
+  readonly labels?: { readonly [key: string]: string };
+  /** `key=value:Effect`. @default [] */
+  readonly taints?: readonly string[];
+  /** Raw K3s keys for this node only, merged last. @default {} */
+  readonly extraConfig?: K3sConfigMap;
+}
+
+export interface NetworkSpec {
+  /** @default 10.42.0.0/16 */
+  readonly clusterCidr?: string;
+  /** @default 10.43.0.0/16 */
+  readonly serviceCidr?: string;
+  /** @default 10.43.0.10 */
+  readonly clusterDns?: string;
+  /** @default cluster.local */
+  readonly clusterDomain?: string;
+  /** @default vxlan */
+  readonly flannelBackend?: FlannelBackend;
+}
+
+export type FlannelBackend = 'vxlan' | 'host-gw' | 'wireguard-native' | 'none';
+export type PackagedComponent = 'coredns' | 'servicelb' | 'traefik' | 'local-storage' | 'metrics-server' | 'runtimes';
+
+export interface EtcdSpec {
+  /** @default - K3s's defaults: every 12 hours, 5 kept */
+  readonly snapshots?: SnapshotSpec;
+  /** K3s's own upload to S3. @default - none */
+  readonly s3?: EtcdS3Spec;
+}
+
+export interface SnapshotSpec {
+  /** @default "0 *\/12 * * *" */
+  readonly schedule?: string;
+  /** @default 5 */
+  readonly retention?: number;
+}
+
+export interface EtcdS3Spec {
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** @default - the bucket's root */
+  readonly folder?: string;
+  /** @default us-east-1 */
+  readonly region?: string;
+  /** kube-system Secret holding the S3 settings and keys. @default - keys come from the node's environment */
+  readonly configSecret?: string;
+  /** Plain HTTP. @default false */
+  readonly insecure?: boolean;
+}
+
+export interface BackupSpec {
+  /** When the copy jobs run. */
+  readonly schedule: string;
+  readonly targets: readonly BackupTarget[];
+}
+
+export interface BackupTarget {
+  readonly name: string;
+  readonly nfs?: { readonly server: string; readonly path: string };
+  readonly s3?: BackupS3Target;
+}
+
+export interface BackupS3Target {
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** @default us-east-1 */
+  readonly region?: string;
+  /** @default - the cluster's name */
+  readonly folder?: string;
+  /** Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. */
+  readonly credentialsSecret: string;
+}
+
+export type GitOpsEngine = 'flux' | 'argocd';
+
+export interface GitOpsSpec {
+  readonly engine: GitOpsEngine;
+  readonly repository: string;
+  /** @default main */
+  readonly branch?: string;
+}
+
+export interface CloudInitSpec {
+  /** @default [] */
+  readonly sshAuthorizedKeys?: readonly string[];
+  /** Distribution packages to install. @default [] */
+  readonly packages?: readonly string[];
+  /** Shell commands run before K3s is installed. @default [] */
+  readonly preInstallCommands?: readonly string[];
+  /** Shell commands run after K3s is installed. @default [] */
+  readonly postInstallCommands?: readonly string[];
+}
+
+export interface ExtraConfigSpec {
+  /** @default {} */
+  readonly servers?: K3sConfigMap;
+  /** @default {} */
+  readonly agents?: K3sConfigMap;
+}
