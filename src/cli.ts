@@ -7,12 +7,14 @@ import {
 } from './compile';
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
+import { clusterSchema } from './spec/schema';
 import type { ResolvedCluster } from './spec/resolve';
 
 const USAGE = `usage:
   k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
   k3s-gitops explain SPEC                            print the topology, quorum and backups
+  k3s-gitops schema                                  print the cluster file's JSON Schema
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
 
 /** Exit codes of the contract. */
@@ -88,7 +90,13 @@ function explain(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain };
+function schema(args: string[], io: Io): number {
+  parseArgs({ args, allowPositionals: false, options: {} });
+  io.out(JSON.stringify(clusterSchema, null, 2));
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, schema };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {

@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { analyzeSpec, synthesizeCluster } from '../src/compile';
+import type { ResolvedCluster } from '../src/spec/resolve';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const CLI = path.join(ROOT, 'lib', 'src', 'cli.js');
+export const GOOD = path.join(ROOT, 'test', 'fixtures', 'good');
+export const BAD = path.join(ROOT, 'test', 'fixtures', 'bad');
+
+/** The valid fixtures plus the shipped example, by file name. */
+export function goodFixtures(): string[] {
+  return [...fs.readdirSync(GOOD).map((f) => path.join(GOOD, f)), path.join(ROOT, 'clusters', 'example.yaml')].sort();
+}
+
+/** Loads a valid cluster file, failing the test with its diagnostics if it is not. */
+export function loadCluster(file: string, edit: (text: string) => string = (t) => t): ResolvedCluster {
+  const source = path.relative(ROOT, file);
+  const result = analyzeSpec(source, edit(fs.readFileSync(file, 'utf8')));
+  if (!result.cluster) throw new Error(`${source} is invalid:\n${result.diagnostics.map((d) => `${d.code} ${d.pointer} ${d.message}`).join('\n')}`);
+  return result.cluster;
+}
+
+/** The tree of one cluster, keyed by the path under dist/<cluster>/. */
+export function treeOf(c: ResolvedCluster): Map<string, string> {
+  return new Map([...synthesizeCluster(c)].map(([k, v]) => [k.slice(c.name.length + 1), v]));
+}
+
+/** Parses a generated YAML file. */
+export const parseYaml = (text: string): any => parse(text);
+
+/** A fresh temporary directory, removed by the OS eventually and by tests that care. */
+export function tempDir(prefix = 'k3s-gitops-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Runs the compiled CLI as users do. */
+export function runCli(args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT, input: opts.input, encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 30000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Whether a command exists on this machine. */
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
