@@ -8,12 +8,15 @@ import {
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
+import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster } from './spec/resolve';
 
 const USAGE = `usage:
   k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
   k3s-gitops explain SPEC                            print the topology, quorum and backups
+  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
+                                                     print bootable user-data for one node, token filled in
   k3s-gitops schema                                  print the cluster file's JSON Schema
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
 
@@ -90,13 +93,74 @@ function explain(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
+/** Why a token cannot be used, or undefined. Never echoes the token. */
+function tokenProblem(token: string): string | undefined {
+  if (token.length === 0) return 'the token is empty';
+  if (/[\r\n]/.test(token)) return 'the token has a line break in the middle (only one trailing newline is allowed)';
+  if (/[\s\x00-\x1f\x7f]/.test(token)) return 'the token contains whitespace or control characters';
+  return undefined;
+}
+
+function readToken(values: { 'token-file'?: string; 'token-env'?: string }, io: Io): string {
+  if ((values['token-file'] === undefined) === (values['token-env'] === undefined)) throw new UsageError('give exactly one of --token-file F or --token-env VAR');
+  let raw: string;
+  if (values['token-file'] !== undefined) {
+    try {
+      raw = fs.readFileSync(path.resolve(io.cwd, values['token-file']), 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read token file ${values['token-file']}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  } else {
+    const name = values['token-env'] as string;
+    const value = process.env[name];
+    if (value === undefined) throw new UsageError(`environment variable ${name} is not set`);
+    raw = value;
+  }
+  return raw.replace(/\r?\n$/, '');
+}
+
+function seed(args: string[], io: Io): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { node: { type: 'string' }, 'token-file': { type: 'string' }, 'token-env': { type: 'string' }, restore: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new UsageError('seed takes exactly one SPEC');
+  if (!values.node) throw new UsageError('seed needs --node NAME');
+  const token = readToken(values, io);
+  const clusters = analyze(positionals, io);
+  if (!clusters) return EXIT.invalid;
+  const cluster = clusters[0];
+  const node = cluster.nodes.find((n) => n.name === values.node);
+  if (!node) throw new UsageError(`no node "${values.node}" in ${cluster.source}; nodes: ${cluster.nodes.map((n) => n.name).join(', ')}`);
+  const problem = tokenProblem(token);
+  if (problem) {
+    io.err(`k3s-gitops seed: ${problem}; nothing printed`);
+    return EXIT.invalid;
+  }
+  let restore: RestorePlan | undefined;
+  if (values.restore !== undefined) {
+    if (node.role !== 'server') throw new UsageError(`--restore rebuilds a server from an etcd snapshot; ${node.name} is an agent`);
+    restore = { snapshot: values.restore };
+    if (!isLocalSnapshot(values.restore)) {
+      if (!cluster.etcdS3) throw new UsageError(`"${values.restore}" is not an absolute path, and ${cluster.source} has no etcd.s3 to fetch a snapshot name from`);
+      const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+      const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+      if (!accessKeyId || !secretAccessKey) throw new UsageError('restoring from S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: K3s cannot read the config Secret during a restore');
+      restore = { snapshot: values.restore, s3Credentials: { accessKeyId, secretAccessKey } };
+    }
+  }
+  io.out(renderNodeUserData(cluster, node, { token, restore }).trimEnd());
+  return EXIT.ok;
+}
+
 function schema(args: string[], io: Io): number {
   parseArgs({ args, allowPositionals: false, options: {} });
   io.out(JSON.stringify(clusterSchema, null, 2));
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, schema };
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, seed, schema };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {

@@ -4,6 +4,7 @@ import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics }
 import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
+import { renderNodeUserData } from './render/user-data';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -92,6 +93,7 @@ export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
   const put = (rel: string, content: string) => files.set(`${c.name}/${rel}`, content);
   for (const node of c.nodes) {
     put(`nodes/${node.name}/config.yaml`, renderK3sConfig(c, node));
+    put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node));
   }
   return files;
 }

@@ -1,0 +1,154 @@
+import { CONFIG_PATH } from '../k3s/facts';
+import { foundsCluster, joinUrl, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { k3sConfig } from './k3s-config';
+import { generatedBy, toYaml, yamlFile } from './text';
+
+/** Where an airgapped machine keeps the install script (the binary goes to /usr/local/bin/k3s). */
+export const AIRGAP_INSTALL_SCRIPT = '/usr/local/bin/k3s-install.sh';
+const INSTALL_SCRIPT = '/var/tmp/k3s-install.sh';
+const RESTORE_CONFIG = '/etc/rancher/k3s/restore-config.yaml';
+
+/**
+ * Kernel settings the K3s CIS hardening guide requires when `protect-kernel-defaults`
+ * is on: the kubelet refuses to start if they differ.
+ */
+export const PROTECT_KERNEL_DEFAULTS_SYSCTLS: Readonly<Record<string, string>> = {
+  'vm.panic_on_oom': '0',
+  'vm.overcommit_memory': '1',
+  'kernel.panic': '10',
+  'kernel.panic_on_oops': '1',
+};
+
+/** A restore from an etcd snapshot: a local path, or a snapshot name in the cluster's S3 bucket. */
+export interface RestorePlan {
+  readonly snapshot: string;
+  /** For S3 snapshots: K3s cannot read the config Secret during a restore, so the keys come along. */
+  readonly s3Credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** What `seed` adds to a node's user-data; the committed file has neither. */
+export interface SeedOptions {
+  readonly token?: string;
+  readonly restore?: RestorePlan;
+}
+
+/** One `write_files` entry, root-owned. */
+interface WriteFile {
+  readonly path: string;
+  readonly content: string;
+  readonly permissions: string;
+  readonly owner: 'root:root';
+}
+
+const file = (path: string, content: string, permissions = '0600'): WriteFile => ({ path, content, permissions, owner: 'root:root' });
+
+/** Whether a snapshot argument names a file on the machine rather than an S3 object. */
+export const isLocalSnapshot = (snapshot: string): boolean => snapshot.startsWith('/');
+
+/** Single-quotes a value for sh. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The install command: the official script, pinned, server or agent; fails the boot script if it fails. */
+function installCommand(c: ResolvedCluster, role: string, extraEnv: Record<string, string> = {}): string[] {
+  const env = { INSTALL_K3S_VERSION: c.k3sVersion, INSTALL_K3S_EXEC: role, ...(c.airgap ? { INSTALL_K3S_SKIP_DOWNLOAD: 'true' } : {}), ...extraEnv };
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
+  if (c.airgap) {
+    return [
+      `[ -x /usr/local/bin/k3s ] && [ -f ${AIRGAP_INSTALL_SCRIPT} ] || { echo "k3s-gitops: airgap install needs /usr/local/bin/k3s and ${AIRGAP_INSTALL_SCRIPT} pre-staged" >&2; exit 1; }`,
+      `/usr/local/bin/k3s --version | grep -qF ${shellQuote(c.k3sVersion)} || { echo "k3s-gitops: pre-staged k3s is not ${c.k3sVersion}" >&2; exit 1; }`,
+      `${assignments} sh ${AIRGAP_INSTALL_SCRIPT} || exit 1`,
+    ];
+  }
+  return [
+    `curl -sfL https://get.k3s.io -o ${INSTALL_SCRIPT} || { echo "k3s-gitops: cannot download the K3s install script" >&2; exit 1; }`,
+    `${assignments} sh ${INSTALL_SCRIPT} || exit 1`,
+  ];
+}
+
+/** The keys for the one-off `k3s server --cluster-reset` run: no `server` (the reset must not join anything). */
+function restoreConfig(c: ResolvedCluster, node: ResolvedNode, plan: RestorePlan): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...k3sConfig(c, node), 'cluster-reset': true, 'cluster-reset-restore-path': plan.snapshot };
+  delete config.server;
+  delete config['cluster-init'];
+  for (const key of Object.keys(config)) if (key.startsWith('etcd-s3')) delete config[key];
+  const s3 = c.etcdS3;
+  if (isLocalSnapshot(plan.snapshot)) {
+    // With S3 configured K3s would look for the file in the bucket; the docs say to turn it off.
+    if (s3) config['etcd-s3'] = false;
+  } else if (s3 && plan.s3Credentials) {
+    Object.assign(config, {
+      'etcd-s3': true,
+      'etcd-s3-endpoint': s3.endpoint,
+      'etcd-s3-bucket': s3.bucket,
+      'etcd-s3-region': s3.region,
+      ...(s3.folder ? { 'etcd-s3-folder': s3.folder } : {}),
+      ...(s3.insecure ? { 'etcd-s3-insecure': true } : {}),
+      'etcd-s3-access-key': plan.s3Credentials.accessKeyId,
+      'etcd-s3-secret-key': plan.s3Credentials.secretAccessKey,
+    });
+  }
+  return config;
+}
+
+/**
+ * The `#cloud-config` that turns a blank machine into this node: config.yaml (0600),
+ * the pinned K3s from the official installer, started. Without a token it expects the
+ * token at token.file already; `seed` passes one, and a restore plan to rebuild a
+ * server from a snapshot.
+ */
+export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}): string {
+  const config = k3sConfig(c, node);
+  const files: WriteFile[] = [file(CONFIG_PATH, yamlFile(c.source, config))];
+  if (seed.token !== undefined) files.push(file(c.tokenFile, `${seed.token}\n`));
+  const hardened = config['protect-kernel-defaults'] === true;
+  if (hardened) {
+    const lines = Object.entries(PROTECT_KERNEL_DEFAULTS_SYSCTLS).map(([k, v]) => `${k}=${v}`);
+    files.push(file('/etc/sysctl.d/90-kubelet.conf', `# ${generatedBy(c.source)}\n# Required by protect-kernel-defaults (K3s CIS hardening guide).\n${lines.join('\n')}\n`, '0644'));
+  }
+  const restore = seed.restore;
+  if (restore) files.push(file(RESTORE_CONFIG, yamlFile(c.source, restoreConfig(c, node, restore))));
+
+  const runcmd: string[] = [
+    `[ -s ${shellQuote(c.tokenFile)} ] || { echo "k3s-gitops: the join token must be at ${c.tokenFile} before K3s starts" >&2; exit 1; }`,
+    `chmod 0600 ${shellQuote(c.tokenFile)} ${CONFIG_PATH}`,
+    ...c.cloudInit.preInstallCommands,
+  ];
+  if (hardened) runcmd.push('sysctl --system >/dev/null');
+  if (restore) {
+    runcmd.push(...installCommand(c, node.role, { INSTALL_K3S_SKIP_START: 'true' }));
+    if (isLocalSnapshot(restore.snapshot)) {
+      runcmd.push(`[ -f ${shellQuote(restore.snapshot)} ] || { echo "k3s-gitops: snapshot ${restore.snapshot} is not on this machine" >&2; exit 1; }`);
+    }
+    runcmd.push(
+      `k3s server --config ${RESTORE_CONFIG} || { rm -f ${RESTORE_CONFIG}; echo "k3s-gitops: cluster-reset from ${restore.snapshot} failed" >&2; exit 1; }`,
+      `rm -f ${RESTORE_CONFIG}`,
+      'systemctl start k3s',
+    );
+  } else {
+    runcmd.push(...installCommand(c, node.role));
+  }
+  runcmd.push(...c.cloudInit.postInstallCommands);
+
+  const body: Record<string, unknown> = { hostname: node.name, write_files: files, runcmd };
+  if (c.cloudInit.sshAuthorizedKeys.length > 0) body.ssh_authorized_keys = [...c.cloudInit.sshAuthorizedKeys];
+  if (c.cloudInit.packages.length > 0) {
+    body.packages = [...c.cloudInit.packages];
+    body.package_update = true;
+  }
+  const notes = [
+    seed.token === undefined
+      ? `No secret here: the join token must already be at ${c.tokenFile} (mode 0600), or use \`k3s-gitops seed\`.`
+      : 'Contains the join token: hand it to the machine, never commit it.',
+    ...(restore ? [`Restores ${node.name} from etcd snapshot ${restore.snapshot} (k3s server --cluster-reset), then starts it.`] : []),
+    ...(!restore && node.role === 'server' && foundsCluster(c, node) ? ['Founds the cluster (cluster-init).'] : []),
+    ...(!restore && joinUrl(c, node) ? [`Joins ${joinUrl(c, node)}.`] : []),
+  ];
+  return cloudConfig(c.source, notes, body);
+}
+
+/** A `#cloud-config` document: the marker line, the generated-by line, notes, then the body. */
+export function cloudConfig(source: string, notes: readonly string[], body: Record<string, unknown>): string {
+  return `#cloud-config\n# ${generatedBy(source)}\n${notes.map((n) => `# ${n}\n`).join('')}${toYaml(body)}`;
+}
