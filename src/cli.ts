@@ -8,6 +8,7 @@ import {
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
+import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster } from './spec/resolve';
 
@@ -17,14 +18,16 @@ const USAGE = `usage:
   k3s-gitops explain SPEC                            print the topology, quorum and backups
   k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
+  k3s-gitops kubeconfig SPEC < k3s.yaml                print a K3s kubeconfig pointed at the endpoint
   k3s-gitops schema                                  print the cluster file's JSON Schema
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
 
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
 
-interface Io {
+export interface Io {
   readonly cwd: string;
+  readonly stdin: () => string;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
 }
@@ -154,13 +157,28 @@ function seed(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
+function kubeconfig(args: string[], io: Io): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('kubeconfig takes exactly one SPEC, and the kubeconfig on stdin');
+  const clusters = analyze(positionals, io);
+  if (!clusters) return EXIT.invalid;
+  try {
+    io.out(retargetKubeconfig(clusters[0], io.stdin()).trimEnd());
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof KubeconfigError)) throw e;
+    io.err(`k3s-gitops kubeconfig: ${e.message}`);
+    return EXIT.invalid;
+  }
+}
+
 function schema(args: string[], io: Io): number {
   parseArgs({ args, allowPositionals: false, options: {} });
   io.out(JSON.stringify(clusterSchema, null, 2));
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, seed, schema };
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, seed, kubeconfig, schema };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {
@@ -187,7 +205,7 @@ export function main(argv: string[], io: Io): number {
 }
 
 if (require.main === module) {
-  const io: Io = { cwd: process.cwd(), out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
+  const io: Io = { cwd: process.cwd(), stdin: () => fs.readFileSync(0, 'utf8'), out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`) };
   try {
     process.exitCode = main(process.argv.slice(2), io);
   } catch (e) {

@@ -5,6 +5,9 @@ import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
 import { renderNodeUserData } from './render/user-data';
+import { renderHaproxyCfg } from './render/haproxy-cfg';
+import { renderKeepalivedConf } from './render/keepalived-conf';
+import { renderLbUserData } from './render/lb-user-data';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -95,6 +98,16 @@ export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
     put(`nodes/${node.name}/config.yaml`, renderK3sConfig(c, node));
     put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node));
   }
+  if (c.loadBalancer.mode === 'external') {
+    put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
+    for (const host of c.loadBalancer.hosts) {
+      put(`lb/keepalived-${host.name}.conf`, renderKeepalivedConf(c, c.loadBalancer.hosts, host));
+      put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, host));
+    }
+  }
+  // cdk8s loads only here, so validate and explain stay fast.
+  const { buildManifests } = require('./charts') as typeof import('./charts');
+  for (const [name, content] of buildManifests(c)) put(`manifests/${name}`, content);
   return files;
 }
 

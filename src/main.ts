@@ -6,6 +6,7 @@ import { main } from './cli';
 
 process.exitCode = main(['synth', '--out', process.env.CDK8S_OUTDIR ?? 'dist'], {
   cwd: process.cwd(),
+  stdin: () => '',
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
 });

@@ -49,3 +49,13 @@ export function runCli(args: string[], opts: { cwd?: string; input?: string; env
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
+
+/** Every object in a multi-document YAML file. */
+export function parseManifests(text: string): any[] {
+  return text.split(/^---$/m).map((d) => parse(d)).filter((d) => d);
+}
+
+/** Every Kubernetes object a cluster's manifests/ holds. */
+export function manifestObjects(tree: Map<string, string>): any[] {
+  return [...tree].filter(([k]) => k.startsWith('manifests/') && k.endsWith('.k8s.yaml')).flatMap(([, v]) => parseManifests(v));
+}

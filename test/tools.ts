@@ -31,3 +31,84 @@ export async function cloudInitSchemaFailures(docs: ReadonlyMap<string, string>)
   });
   return (await Promise.all(checks)).filter((x): x is string => x !== undefined);
 }
+
+/** The kubernetes-models class for an object's apiVersion and kind, if we know the group. */
+function modelFor(apiVersion: string, kind: string): (new (data: unknown) => { validate(): void }) | undefined {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  let module: string;
+  if (group === '') module = `kubernetes-models/${version}/${kind}`;
+  else if (group.endsWith('.fluxcd.io')) module = `@kubernetes-models/flux-cd/${group}/${version}/${kind}`;
+  else if (group === 'argoproj.io') module = `@kubernetes-models/argo-cd/${group}/${version}/${kind}`;
+  else module = `kubernetes-models/${group}/${version}/${kind}`;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(module) as Record<string, new (data: unknown) => { validate(): void }>)[kind];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Validates Kubernetes objects against their OpenAPI schemas (kubernetes-models,
+ * offline). An object of a kind no model covers is itself a failure.
+ */
+export function kubernetesSchemaFailures(objects: readonly { apiVersion: string; kind: string; metadata?: { name?: string } }[]): string[] {
+  return objects.flatMap((o) => {
+    const Model = modelFor(o.apiVersion, o.kind);
+    if (!Model) return [`${o.apiVersion}/${o.kind}: no schema to validate against`];
+    try {
+      new Model(o).validate();
+      return [];
+    } catch (e) {
+      return [`${o.kind}/${o.metadata?.name}: ${(e as Error).message}`];
+    }
+  });
+}
+
+/**
+ * Runs `keepalived -t` on each config inside a throwaway network namespace that has
+ * the configured interface (keepalived refuses a config naming an absent one).
+ */
+export async function keepalivedFailures(configs: ReadonlyMap<string, string>, iface: string): Promise<string[]> {
+  requireTool('keepalived');
+  requireTool('ip');
+  const ns = `k3g-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  const dir = tempDir('keepalived-');
+  await run('ip', ['netns', 'add', ns]);
+  try {
+    await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'add', iface, 'type', 'veth', 'peer', 'name', `${ns.slice(0, 8)}p`]);
+    await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', iface, 'up']);
+    const failures: string[] = [];
+    for (const [name, text] of configs) {
+      const file = path.join(dir, name.replace(/\//g, '_'));
+      fs.writeFileSync(file, text);
+      try {
+        await run('ip', ['netns', 'exec', ns, 'keepalived', '-t', '-f', file]);
+      } catch (e) {
+        const err = e as { stderr?: string; stdout?: string; code?: number };
+        failures.push(`${name}: exit ${err.code} ${err.stderr ?? ''}${err.stdout ?? ''}`);
+      }
+    }
+    return failures;
+  } finally {
+    await run('ip', ['netns', 'del', ns]);
+  }
+}
+
+/** Runs `haproxy -c -f` on each config. */
+export async function haproxyFailures(configs: ReadonlyMap<string, string>): Promise<string[]> {
+  requireTool('haproxy');
+  const dir = tempDir('haproxy-');
+  const checks = [...configs].map(async ([name, text], i) => {
+    const file = path.join(dir, `${i}.cfg`);
+    fs.writeFileSync(file, text);
+    try {
+      await run('haproxy', ['-c', '-f', file]);
+      return undefined;
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string };
+      return `${name}: ${err.stderr ?? ''}${err.stdout ?? ''}`;
+    }
+  });
+  return (await Promise.all(checks)).filter((x): x is string => x !== undefined);
+}

@@ -12,7 +12,7 @@ const badFixtures = fs.readdirSync(BAD).filter((f) => f.endsWith('.yaml')).sort(
 
 function synthInto(file: string, out: string) {
   const err: string[] = [];
-  const status = main(['synth', file, '--out', out], { cwd: path.dirname(file), out: () => undefined, err: (t) => err.push(t) });
+  const status = main(['synth', file, '--out', out], { cwd: path.dirname(file), stdin: () => '', out: () => undefined, err: (t) => err.push(t) });
   return { status, err: err.join('\n') };
 }
 

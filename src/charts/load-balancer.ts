@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import { renderHaproxyCfg } from '../render/haproxy-cfg';
+import { renderKeepalivedConf } from '../render/keepalived-conf';
+import type { ResolvedCluster } from '../spec/resolve';
+import { commonLabels, CONTROL_PLANE_SELECTOR, SYSTEM_NAMESPACE } from './common';
+
+/** Pinned images. HAProxy's official image; keepalived has none, osixia's is the common one. */
+export const LB_IMAGES = {
+  haproxy: 'haproxy:2.8.14-alpine',
+  keepalived: 'osixia/keepalived:2.0.20',
+} as const;
+
+/** The official haproxy image's `haproxy` user. */
+const HAPROXY_UID = 99;
+
+/** Object names: part of the contract (RUNBOOK.md and users' kubectl commands use them). */
+export const LB_NAMES = { daemonSet: 'k3s-api-lb', configMap: 'k3s-api-lb-config', serviceAccount: 'k3s-api-lb' } as const;
+
+/** Tolerations for every taint a server may carry, so the LB runs on every server. */
+function serverTolerations(c: ResolvedCluster): kplus.NodeTaintQuery[] {
+  const keys = new Set(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master']);
+  for (const s of c.servers) for (const t of s.taints) keys.add(t.split(/[=:]/)[0]);
+  return [...keys].sort().map((key) => kplus.NodeTaintQuery.exists(key));
+}
+
+/**
+ * daemonset mode: HAProxy and keepalived on every server's host network. keepalived
+ * holds the endpoint VIP; HAProxy spreads TCP over every server's :6443. The pod
+ * shares its process namespace so keepalived's check sees whether HAProxy runs.
+ */
+export class LoadBalancerChart extends Chart {
+  constructor(scope: Construct, id: string, c: ResolvedCluster) {
+    super(scope, id, { disableResourceNameHashes: true, namespace: SYSTEM_NAMESPACE });
+    const labels = commonLabels(c.name, 'api-load-balancer');
+    const peers = c.servers.map((s) => ({ name: s.name, address: s.address }));
+    const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout') };
+    for (const peer of peers) data[`keepalived-${peer.name}.conf`] = renderKeepalivedConf(c, peers, peer);
+
+    const config = new kplus.ConfigMap(this, 'config', { metadata: { name: LB_NAMES.configMap, labels }, data });
+    const serviceAccount = new kplus.ServiceAccount(this, 'sa', {
+      metadata: { name: LB_NAMES.serviceAccount, labels }, automountToken: false,
+    });
+    // A change of configuration rolls the pods; the hash keeps it deterministic.
+    const configHash = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16);
+
+    const ds = new kplus.DaemonSet(this, 'daemonset', {
+      metadata: { name: LB_NAMES.daemonSet, labels },
+      podMetadata: { labels, annotations: { 'k3s-gitops.dev/config-hash': configHash } },
+      select: false,
+      serviceAccount,
+      automountServiceAccountToken: false,
+      hostNetwork: true,
+      terminationGracePeriod: Duration.seconds(10),
+      securityContext: { ensureNonRoot: false },
+    });
+    ds.select(kplus.LabelSelector.of({ labels: { 'app.kubernetes.io/component': labels['app.kubernetes.io/component'], 'app.kubernetes.io/part-of': c.name } }));
+    for (const [key, value] of Object.entries(CONTROL_PLANE_SELECTOR)) ds.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is(key, value)));
+    for (const toleration of serverTolerations(c)) ds.scheduling.tolerate(kplus.Node.tainted(toleration));
+
+    const volume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' });
+    // keepalived writes its pid files under /run; the root filesystem stays read-only.
+    const runDir = kplus.Volume.fromEmptyDir(this, 'run-volume', 'keepalived-run', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
+    ds.addContainer({
+      name: 'haproxy',
+      image: LB_IMAGES.haproxy,
+      // The API's front door must restart even when the registry is unreachable.
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: ['-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
+      volumeMounts: [{ path: '/usr/local/etc/haproxy/haproxy.cfg', subPath: 'haproxy.cfg', volume, readOnly: true }],
+      ports: [{ number: c.loadBalancer.port, name: 'apiserver-lb' }],
+      securityContext: { user: HAPROXY_UID, group: HAPROXY_UID, ensureNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(25), limit: kplus.Cpu.millis(500) },
+        memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
+      },
+      readiness: kplus.Probe.fromTcpSocket({ port: c.loadBalancer.port, periodSeconds: Duration.seconds(5) }),
+    });
+    ds.addContainer({
+      name: 'keepalived',
+      image: LB_IMAGES.keepalived,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['/bin/sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail -f "/etc/keepalived/keepalived-${NODE_NAME}.conf"'],
+      envVariables: { NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME) },
+      volumeMounts: [{ path: '/etc/keepalived', volume, readOnly: true }, { path: '/run', volume: runDir }],
+      // Root with only what VRRP needs: raw sockets and managing the VIP address.
+      securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
+        memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) },
+      },
+    });
+
+    // What cdk8s-plus has no prop for: rollout pace, priority, shared PID namespace, capabilities.
+    const raw = ApiObject.of(ds);
+    raw.addJsonPatch(
+      // Patches pass through the typed converter, which reads IntOrString as `{ value }`.
+      JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: { value: 1 } } }),
+      JsonPatch.add('/spec/template/spec/priorityClassName', 'system-node-critical'),
+      JsonPatch.add('/spec/template/spec/shareProcessNamespace', true),
+      JsonPatch.add('/spec/template/spec/dnsPolicy', 'ClusterFirstWithHostNet'),
+      JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+      JsonPatch.add('/spec/template/spec/containers/1/securityContext/capabilities', { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] }),
+    );
+  }
+}

@@ -1,0 +1,15 @@
+import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import type { ResolvedCluster } from '../spec/resolve';
+import { commonLabels, SYSTEM_NAMESPACE } from './common';
+
+/** The namespace our workloads run in. */
+export class SystemNamespaceChart extends Chart {
+  constructor(scope: Construct, id: string, cluster: ResolvedCluster) {
+    super(scope, id, { disableResourceNameHashes: true });
+    new kplus.Namespace(this, 'namespace', {
+      metadata: { name: SYSTEM_NAMESPACE, labels: { ...commonLabels(cluster.name, 'namespace'), 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    });
+  }
+}

@@ -1,0 +1,49 @@
+import { APISERVER_PORT } from '../k3s/facts';
+import { urlHost } from '../spec/net';
+import type { ResolvedCluster } from '../spec/resolve';
+import { generatedBy } from './text';
+
+/** Where HAProxy logs: a container's stdout, or the LB machine's syslog. */
+export type HaproxyLogTarget = 'stdout' | 'syslog';
+
+/** Health-check timing: a dead apiserver is out after `fall` misses `inter` apart. */
+export const HEALTH_CHECK = { interMs: 2000, fall: 3, rise: 2 } as const;
+
+/**
+ * haproxy.cfg for the control-plane endpoint: TCP passthrough (TLS ends at the
+ * apiserver, so client certificates keep working) from `loadBalancer.port` to every
+ * server's :6443. A failed connect is retried on another server, so a dead apiserver
+ * costs no request even before the checks mark it down.
+ */
+export function renderHaproxyCfg(c: ResolvedCluster, log: HaproxyLogTarget): string {
+  const servers = c.servers.map((s) => `  server ${s.name} ${urlHost(s.address)}:${APISERVER_PORT} check`);
+  return `# ${generatedBy(c.source)}
+global
+  ${log === 'stdout' ? 'log stdout format raw local0' : 'log /dev/log local0'}
+  maxconn 4096
+
+defaults
+  mode tcp
+  log global
+  option tcplog
+  option dontlognull
+  option redispatch
+  retries 3
+  timeout connect 5s
+  # Long idle timeouts: kubectl watch, logs -f and exec hold connections open.
+  timeout client 30m
+  timeout server 30m
+  timeout tunnel 1h
+  timeout check 2s
+
+frontend k3s-apiserver
+  bind :${c.loadBalancer.port}
+  default_backend k3s-servers
+
+backend k3s-servers
+  balance roundrobin
+  option tcp-check
+  default-server inter ${HEALTH_CHECK.interMs}ms fall ${HEALTH_CHECK.fall} rise ${HEALTH_CHECK.rise} on-marked-down shutdown-sessions
+${servers.join('\n')}
+`;
+}
