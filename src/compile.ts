@@ -8,6 +8,7 @@ import { renderNodeUserData } from './render/user-data';
 import { renderHaproxyCfg } from './render/haproxy-cfg';
 import { renderKeepalivedConf } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
+import { renderRunbook } from './render/runbook';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -105,6 +106,7 @@ export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
       put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, host));
     }
   }
+  put('RUNBOOK.md', renderRunbook(c));
   // cdk8s loads only here, so validate and explain stay fast.
   const { buildManifests } = require('./charts') as typeof import('./charts');
   for (const [name, content] of buildManifests(c)) put(`manifests/${name}`, content);

@@ -112,3 +112,35 @@ export async function haproxyFailures(configs: ReadonlyMap<string, string>): Pro
   });
   return (await Promise.all(checks)).filter((x): x is string => x !== undefined);
 }
+
+/** Runs shellcheck (POSIX sh) on each script. */
+export async function shellcheckFailures(scripts: ReadonlyMap<string, string>): Promise<string[]> {
+  requireTool('shellcheck');
+  const dir = tempDir('shellcheck-');
+  const checks = [...scripts].map(async ([name, text], i) => {
+    const file = path.join(dir, `${i}.sh`);
+    fs.writeFileSync(file, text.startsWith('#!') ? text : `#!/bin/sh\n${text}\n`);
+    try {
+      await run('shellcheck', ['-s', 'sh', file]);
+      return undefined;
+    } catch (e) {
+      const err = e as { stdout?: string };
+      return `${name}: ${err.stdout ?? ''}`;
+    }
+  });
+  return (await Promise.all(checks)).filter((x): x is string => x !== undefined);
+}
+
+/**
+ * Builds a folder with `kubectl kustomize`; undefined when kubectl is absent (the
+ * caller says so and skips), else the output or the error.
+ */
+export async function kustomize(dir: string): Promise<{ ok: boolean; output: string } | undefined> {
+  if (!hasCommand('kubectl')) return undefined;
+  try {
+    const { stdout } = await run('kubectl', ['kustomize', dir], { maxBuffer: 64 * 1024 * 1024 });
+    return { ok: true, output: stdout };
+  } catch (e) {
+    return { ok: false, output: (e as { stderr?: string }).stderr ?? String(e) };
+  }
+}

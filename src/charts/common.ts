@@ -1,9 +1,6 @@
 import { type Chart } from 'cdk8s';
 import { generatedBy, toYaml } from '../render/text';
 
-/** The namespace every object of ours lives in. Part of the contract: RUNBOOK.md names it. */
-export const SYSTEM_NAMESPACE = 'k3s-gitops-system';
-
 /** Labels on every object we make, so `kubectl get -l` finds them. */
 export function commonLabels(cluster: string, component: string): Record<string, string> {
   return {

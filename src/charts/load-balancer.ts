@@ -5,7 +5,8 @@ import type { Construct } from 'constructs';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels, CONTROL_PLANE_SELECTOR, SYSTEM_NAMESPACE } from './common';
+import { commonLabels, CONTROL_PLANE_SELECTOR } from './common';
+import { LB_NAMES, SYSTEM_NAMESPACE } from './names';
 
 /** Pinned images. HAProxy's official image; keepalived has none, osixia's is the common one. */
 export const LB_IMAGES = {
@@ -16,8 +17,6 @@ export const LB_IMAGES = {
 /** The official haproxy image's `haproxy` user. */
 const HAPROXY_UID = 99;
 
-/** Object names: part of the contract (RUNBOOK.md and users' kubectl commands use them). */
-export const LB_NAMES = { daemonSet: 'k3s-api-lb', configMap: 'k3s-api-lb-config', serviceAccount: 'k3s-api-lb' } as const;
 
 /** Tolerations for every taint a server may carry, so the LB runs on every server. */
 function serverTolerations(c: ResolvedCluster): kplus.NodeTaintQuery[] {

@@ -2,7 +2,8 @@ import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels, SYSTEM_NAMESPACE } from './common';
+import { commonLabels } from './common';
+import { SYSTEM_NAMESPACE } from './names';
 
 /** The namespace our workloads run in. */
 export class SystemNamespaceChart extends Chart {

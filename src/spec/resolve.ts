@@ -66,7 +66,7 @@ export interface ResolvedCluster {
   readonly disable: readonly PackagedComponent[];
   readonly secretsEncryption: boolean;
   readonly dataDir: string;
-  readonly snapshots: { readonly schedule: string; readonly retention: number; readonly dir: string };
+  readonly snapshots: { readonly schedule: string; readonly retention: number; readonly dir: string; readonly name: string };
   readonly etcdS3?: Required<Omit<EtcdS3Spec, 'configSecret' | 'folder'>> & Pick<EtcdS3Spec, 'configSecret' | 'folder'>;
   readonly backup?: { readonly schedule: string; readonly targets: readonly ResolvedBackupTarget[] };
   readonly gitops?: { readonly engine: GitOpsEngine; readonly repository: string; readonly branch: string };
@@ -164,6 +164,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
       schedule: spec.etcd?.snapshots?.schedule ?? DEFAULTS.snapshotSchedule,
       retention: spec.etcd?.snapshots?.retention ?? DEFAULTS.snapshotRetention,
       dir: snapshotDir,
+      name: typeof serverExtra['etcd-snapshot-name'] === 'string' ? serverExtra['etcd-snapshot-name'] : 'etcd-snapshot',
     },
     ...(s3 ? {
       etcdS3: {

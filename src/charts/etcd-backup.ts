@@ -1,0 +1,123 @@
+import { ApiObject, Chart, Cron, type CronOptions, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import type { Construct } from 'constructs';
+import { BACKUP_SCRIPT } from '../render/backup-script';
+import { longestIntervalSeconds, type ResolvedBackupTarget, type ResolvedCluster } from '../spec/resolve';
+import { commonLabels, CONTROL_PLANE_SELECTOR } from './common';
+import { BACKUP_NAMES, SYSTEM_NAMESPACE } from './names';
+
+/** Pinned images: busybox for copies to an NFS mount, the AWS CLI for S3. */
+export const BACKUP_IMAGES = {
+  nfs: 'busybox:1.36.1',
+  s3: 'amazon/aws-cli:2.15.30',
+} as const;
+
+
+/** A copy may take this long before the Job is failed. */
+const ACTIVE_DEADLINE = Duration.minutes(30);
+
+/** The S3 endpoint as a URL the AWS CLI takes. */
+function endpointUrl(endpoint: string): string {
+  return /^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}`;
+}
+
+/**
+ * One CronJob per backup target, copying K3s's local snapshots off the node. Each runs
+ * on a server (snapshots live there), reads the snapshot directory read-only, and fails
+ * when the copy fails or the newest snapshot is older than twice the snapshot interval.
+ */
+export class EtcdBackupChart extends Chart {
+  constructor(scope: Construct, id: string, c: ResolvedCluster) {
+    super(scope, id, { disableResourceNameHashes: true, namespace: SYSTEM_NAMESPACE });
+    const labels = commonLabels(c.name, 'etcd-backup');
+    const script = new kplus.ConfigMap(this, 'script', { metadata: { name: BACKUP_NAMES.configMap, labels }, data: { 'etcd-backup.sh': BACKUP_SCRIPT } });
+    const serviceAccount = new kplus.ServiceAccount(this, 'sa', { metadata: { name: BACKUP_NAMES.serviceAccount, labels }, automountToken: false });
+    const maxAge = 2 * longestIntervalSeconds(c.snapshots.schedule);
+    const tolerated = new Set(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master']);
+    for (const s of c.servers) for (const t of s.taints) tolerated.add(t.split(/[=:]/)[0]);
+    for (const target of c.backup?.targets ?? []) this.addTarget(c, target, { labels, script, serviceAccount, maxAge, tolerated: [...tolerated].sort() });
+  }
+
+  private addTarget(c: ResolvedCluster, target: ResolvedBackupTarget, shared: {
+    labels: Record<string, string>; script: kplus.ConfigMap; serviceAccount: kplus.ServiceAccount; maxAge: number; tolerated: string[];
+  }): void {
+    const id = `target-${target.name}`;
+    const cron = new kplus.CronJob(this, id, {
+      metadata: { name: BACKUP_NAMES.cronJob(target.name), labels: { ...shared.labels, 'k3s-gitops.dev/backup-target': target.name } },
+      podMetadata: { labels: { ...shared.labels, 'k3s-gitops.dev/backup-target': target.name } },
+      schedule: Cron.schedule(cronFields(c.backup?.schedule ?? '')),
+      timeZone: 'Etc/UTC',
+      concurrencyPolicy: kplus.ConcurrencyPolicy.FORBID,
+      startingDeadline: Duration.minutes(10),
+      successfulJobsRetained: 3,
+      failedJobsRetained: 3,
+      activeDeadline: ACTIVE_DEADLINE,
+      backoffLimit: 1,
+      serviceAccount: shared.serviceAccount,
+      automountServiceAccountToken: false,
+      restartPolicy: kplus.RestartPolicy.NEVER,
+      securityContext: { ensureNonRoot: false },
+    });
+    for (const [key, value] of Object.entries(CONTROL_PLANE_SELECTOR)) cron.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is(key, value)));
+    for (const key of shared.tolerated) cron.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(key)));
+
+    const snapshots = kplus.Volume.fromHostPath(this, `${id}-snapshots`, 'snapshots', { path: c.snapshots.dir, type: kplus.HostPathVolumeType.DIRECTORY });
+    const scriptVolume = kplus.Volume.fromConfigMap(this, `${id}-script`, shared.script, { name: 'script' });
+    const env: Record<string, kplus.EnvValue> = {
+      SNAPSHOT_DIR: kplus.EnvValue.fromValue('/snapshots'),
+      SNAPSHOT_PREFIX: kplus.EnvValue.fromValue(c.snapshots.name),
+      RETENTION: kplus.EnvValue.fromValue(String(c.snapshots.retention)),
+      MAX_AGE_SECONDS: kplus.EnvValue.fromValue(String(shared.maxAge)),
+    };
+    const mounts: kplus.VolumeMount[] = [
+      { path: '/snapshots', volume: snapshots, readOnly: true },
+      { path: '/scripts', volume: scriptVolume, readOnly: true },
+    ];
+    let image: string;
+    if (target.nfs) {
+      image = BACKUP_IMAGES.nfs;
+      const nfs = kplus.Volume.fromNfs(this, `${id}-nfs`, 'target', { server: target.nfs.server, path: target.nfs.path });
+      mounts.push({ path: '/target', volume: nfs });
+      Object.assign(env, { TARGET_KIND: kplus.EnvValue.fromValue('dir'), TARGET_DIR: kplus.EnvValue.fromValue('/target') });
+    } else {
+      const s3 = target.s3 as NonNullable<ResolvedBackupTarget['s3']>;
+      image = BACKUP_IMAGES.s3;
+      const secret = kplus.Secret.fromSecretName(this, `${id}-credentials`, s3.credentialsSecret);
+      const tmp = kplus.Volume.fromEmptyDir(this, `${id}-tmp`, 'tmp', { sizeLimit: Size.mebibytes(64) });
+      mounts.push({ path: '/tmp', volume: tmp });
+      Object.assign(env, {
+        TARGET_KIND: kplus.EnvValue.fromValue('s3'),
+        S3_URL: kplus.EnvValue.fromValue(`s3://${s3.bucket}/${s3.folder}`),
+        S3_ENDPOINT_URL: kplus.EnvValue.fromValue(endpointUrl(s3.endpoint)),
+        AWS_DEFAULT_REGION: kplus.EnvValue.fromValue(s3.region),
+        AWS_ACCESS_KEY_ID: kplus.EnvValue.fromSecretValue({ secret, key: 'AWS_ACCESS_KEY_ID' }),
+        AWS_SECRET_ACCESS_KEY: kplus.EnvValue.fromSecretValue({ secret, key: 'AWS_SECRET_ACCESS_KEY' }),
+        // The AWS CLI writes its cache under HOME; the root filesystem is read-only.
+        HOME: kplus.EnvValue.fromValue('/tmp'),
+      });
+    }
+    cron.addContainer({
+      name: 'copy',
+      image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['/bin/sh', '/scripts/etcd-backup.sh'],
+      envVariables: env,
+      volumeMounts: mounts,
+      // Root only to read K3s's root-owned 0600 snapshots; no capability at all.
+      securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+        memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+      },
+    });
+    ApiObject.of(cron).addJsonPatch(
+      JsonPatch.add('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+    );
+  }
+}
+
+/** kplus.Cron takes the five fields by name. */
+function cronFields(schedule: string): CronOptions {
+  const [minute, hour, day, month, weekDay] = schedule.trim().split(/\s+/);
+  return { minute, hour, day, month, weekDay };
+}

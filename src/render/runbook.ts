@@ -1,0 +1,141 @@
+import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../charts/names';
+import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster } from '../spec/resolve';
+import { generatedBy } from './text';
+
+const CONFIG = '/etc/rancher/k3s/config.yaml';
+
+function fence(lines: string[]): string {
+  return ['```sh', ...lines, '```'].join('\n');
+}
+
+/** What losing n servers does to this cluster. */
+function failureRows(c: ResolvedCluster): string[] {
+  const n = c.servers.length;
+  const rows = ['| servers down | etcd | API | what to do |', '| --- | --- | --- | --- |'];
+  for (let down = 1; down <= n; down++) {
+    const up = n - down;
+    const holds = up >= c.quorum.quorum;
+    const api = holds ? 'answers' : 'down: etcd refuses reads and writes';
+    const action = holds ? 'replace the failed servers ([Replacing one failed server](#replacing-one-failed-server))'
+      : up > 0 ? 'quorum lost: restore from a snapshot, or `cluster-reset` the most up-to-date survivor ([Restore](#restore-from-a-snapshot))'
+        : 'everything lost: restore from a snapshot on a rebuilt server ([Restore](#restore-from-a-snapshot))';
+    rows.push(`| ${down} of ${n} | ${holds ? `quorum holds (${up} of ${c.quorum.quorum} needed)` : `**no quorum** (${up} of ${c.quorum.quorum} needed)`} | ${api} | ${action} |`);
+  }
+  return rows;
+}
+
+function s3Flags(c: ResolvedCluster): string[] {
+  const s3 = c.etcdS3;
+  if (!s3) return [];
+  return [
+    '  --etcd-s3 \\',
+    `  --etcd-s3-endpoint=${s3.endpoint} \\`,
+    `  --etcd-s3-bucket=${s3.bucket} \\`,
+    ...(s3.folder ? [`  --etcd-s3-folder=${s3.folder} \\`] : []),
+    `  --etcd-s3-region=${s3.region} \\`,
+    ...(s3.insecure ? ['  --etcd-s3-insecure \\'] : []),
+    '  --etcd-s3-access-key="$AWS_ACCESS_KEY_ID" \\',
+    '  --etcd-s3-secret-key="$AWS_SECRET_ACCESS_KEY" \\',
+  ];
+}
+
+/**
+ * RUNBOOK.md for one cluster: its quorum, what failures do, how to check backups, and
+ * K3s's restore procedure with this cluster's names, addresses, paths and bucket.
+ */
+export function renderRunbook(c: ResolvedCluster): string {
+  const q = c.quorum;
+  const first = c.servers[0];
+  const others = c.servers.slice(1);
+  const firstHasServerKey = joinUrl(c, first) !== undefined;
+  const localSnapshot = `${c.snapshots.dir}/${c.snapshots.name}-${first.name}-<unix-time>`;
+  const out: string[] = [];
+  const p = (...lines: string[]) => out.push(...lines, '');
+
+  p(`<!-- ${generatedBy(c.source)} -->`, `# Runbook: cluster ${c.name}`);
+  p(`K3s ${c.k3sVersion}, ${c.servers.length} server(s) on embedded etcd, ${c.agents.length} agent(s). API endpoint: \`${endpointUrl(c)}\`${c.loadBalancer.mode === 'none' ? '' : ` (load balancer: ${c.loadBalancer.mode})`}.`);
+  p('| server | address |', '| --- | --- |', ...c.servers.map((s) => `| ${s.name} | ${s.address} |`));
+
+  p('## Quorum');
+  p(`etcd needs a majority of its members. This cluster has **${q.servers}** servers: quorum is **${q.quorum}**, it tolerates **${q.tolerated}** server failure(s).${q.servers === 1 ? ' One server is no HA: lab only.' : ''}`);
+  const sizes = [...new Set([1, 3, 5, 7, q.servers])].sort((a, b) => a - b);
+  p('| servers | quorum | failures tolerated |', '| --- | --- | --- |', ...sizes.map((n) => {
+    const r = quorumFor(n);
+    return `| ${n}${n === q.servers ? ' (this cluster)' : ''} | ${r.quorum} | ${r.tolerated} |`;
+  }));
+  p('### When servers fail');
+  p(...failureRows(c));
+
+  p('## Checking that backups run');
+  p(`K3s snapshots etcd on every server on \`${c.snapshots.schedule}\` (each server's local time), keeping ${c.snapshots.retention}, in \`${c.snapshots.dir}\`.${c.etcdS3 ? ` K3s also uploads them to \`s3://${c.etcdS3.bucket}${c.etcdS3.folder ? `/${c.etcdS3.folder}` : ''}\` at \`${c.etcdS3.endpoint}\`.` : ''}`);
+  const checks = [
+    `ssh ${first.address} sudo k3s etcd-snapshot ls          # snapshots this server holds${c.etcdS3 ? ', and those in S3' : ''}`,
+    'kubectl get etcdsnapshotfiles                          # every snapshot K3s knows of, all servers',
+  ];
+  for (const t of c.backup?.targets ?? []) {
+    checks.push(`kubectl -n ${SYSTEM_NAMESPACE} get cronjob ${BACKUP_NAMES.cronJob(t.name)} -o jsonpath='{.status.lastSuccessfulTime}{"\\n"}'`);
+  }
+  if ((c.backup?.targets.length ?? 0) > 0) checks.push(`kubectl -n ${SYSTEM_NAMESPACE} get jobs -l app.kubernetes.io/component=etcd-backup   # a failed Job means a failed copy or stopped snapshots`);
+  p(fence(checks));
+  for (const t of c.backup?.targets ?? []) {
+    const where = t.nfs ? `NFS \`${t.nfs.server}:${t.nfs.path}\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}\` at \`${t.s3?.endpoint}\``;
+    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\`, keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval.`);
+  }
+  if (!c.etcdS3 && (c.backup?.targets.length ?? 0) === 0) p('**No off-node copy is configured: the snapshots die with the server disks.** Add `etcd.s3` or `backup.targets`.');
+
+  p('## Replacing one failed server');
+  p(`While quorum holds (${q.quorum} of ${q.servers} servers up), a dead server is replaced without a restore. Deleting its Node makes K3s remove its etcd member.`);
+  p(fence([
+    'kubectl delete node <dead-server>',
+    '# boot the replacement machine (same name and address) with its user-data:',
+    `#   dist/${c.name}/nodes/<dead-server>/user-data.yaml, token placed at ${c.tokenFile}`,
+    `#   or: npx k3s-gitops seed ${c.source} --node <dead-server> --token-env K3S_TOKEN`,
+    'kubectl get nodes -w                                   # it rejoins as a new etcd member',
+  ]));
+  if (!c.bootstrapped) p(`> \`bootstrapped\` is still false: ${first.name} would found a **new, empty** cluster if rebuilt. Set \`bootstrapped: true\` in \`${c.source}\` and commit before replacing ${first.name}.`);
+
+  p('## Restore from a snapshot');
+  p(`Restoring rolls the whole cluster back to the snapshot. The token at \`${c.tokenFile}\` must be the one in use when the snapshot was taken: K3s decrypts its bootstrap data with it. The restore runs on **${first.name}** (${first.address}); the other servers are wiped and rejoin it.`);
+  p('1. Stop K3s on every server:');
+  p(fence(c.servers.map((s) => `ssh ${s.address} sudo systemctl stop k3s        # ${s.name}`)));
+  p(`2. On ${first.name}, reset etcd from the snapshot.${firstHasServerKey ? ` Its config.yaml has a \`server\` key, and K3s refuses to reset while one is set, so it is set aside for the reset.` : ''}`);
+  const before = firstHasServerKey ? [`sudo sed -i.k3s-gitops-bak '/^server:/d' ${CONFIG}`] : [];
+  const after = firstHasServerKey ? [`sudo mv ${CONFIG}.k3s-gitops-bak ${CONFIG}`] : [];
+  p('From a local snapshot (one this server took, or a copy fetched from a backup target):');
+  p(fence([
+    ...before,
+    'sudo k3s server \\',
+    '  --cluster-reset \\',
+    ...(c.etcdS3 ? ['  --etcd-s3=false \\'] : []),
+    `  --cluster-reset-restore-path=${localSnapshot}`,
+    ...after,
+  ]));
+  for (const t of c.backup?.targets ?? []) {
+    if (t.nfs) p(`A copy on the NFS target: \`sudo mount ${t.nfs.server}:${t.nfs.path} /mnt && sudo cp /mnt/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
+    else p(`A copy in \`s3://${t.s3?.bucket}/${t.s3?.folder}\`: \`aws s3 cp --endpoint-url https://${t.s3?.endpoint} s3://${t.s3?.bucket}/${t.s3?.folder}/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
+  }
+  if (c.etcdS3) {
+    p(`From K3s's own S3 upload: K3s cannot read the \`${c.etcdS3.configSecret ?? 'S3'}\` Secret during a restore, so the S3 settings and keys are passed explicitly, and the snapshot is given by name only:`);
+    p(fence([
+      ...before,
+      'export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # from your secret store',
+      'sudo -E k3s server \\',
+      '  --cluster-reset \\',
+      ...s3Flags(c),
+      `  --cluster-reset-restore-path=${c.snapshots.name}-${first.name}-<unix-time>`,
+      ...after,
+    ]));
+  }
+  p('K3s prints `Managed etcd cluster membership has been reset, restart without --cluster-reset flag now.` and exits.');
+  p(`3. Start K3s on ${first.name}:`);
+  p(fence([`ssh ${first.address} sudo systemctl start k3s`]));
+  if (others.length > 0) {
+    p(`4. On every other server, delete the old etcd data, then start K3s so it rejoins ${first.name}:`);
+    p(fence(others.flatMap((s) => [`ssh ${s.address} sudo rm -rf ${c.dataDir}/server/db/     # ${s.name}`, `ssh ${s.address} sudo systemctl start k3s`])));
+    if (c.loadBalancer.mode === 'daemonset' && c.bootstrapped) p(`They join through the VIP, which returns once the load balancer pod runs on ${first.name}; K3s retries until then.`);
+  }
+  p(`${others.length > 0 ? '5' : '4'}. Check: \`kubectl get nodes\` lists every server Ready; agents reconnect by themselves.`);
+  p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} --token-env K3S_TOKEN --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
+  p('Quorum lost but the data is intact (no snapshot needed): stop K3s everywhere, run `sudo k3s server --cluster-reset` (without a restore path) on the most up-to-date survivor, start it, then wipe `server/db` on the others and start them.');
+  return `${out.join('\n').trimEnd()}\n`;
+}
