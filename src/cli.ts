@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  allDiagnostics, analyzeFiles, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
+  allDiagnostics, analyzeFiles, checkUpgrades, DEFAULT_DIST, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
@@ -39,9 +39,13 @@ function defaultSpecs(cwd: string): string[] {
   return fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join('clusters', f));
 }
 
-/** Prints every diagnostic; returns the clusters if there was no error. */
-function analyze(specs: string[], io: Io): ResolvedCluster[] | undefined {
-  const results: AnalyzedSpec[] = analyzeFiles(specs, io.cwd);
+/**
+ * Prints every diagnostic; returns the clusters if there was no error. With an out
+ * dir, also refuses upgrades K3s does not support against the tree committed there.
+ */
+function analyze(specs: string[], io: Io, outDir?: string): ResolvedCluster[] | undefined {
+  const analyzed: AnalyzedSpec[] = analyzeFiles(specs, io.cwd);
+  const results = outDir ? checkUpgrades(outDir, analyzed) : analyzed;
   const diagnostics = allDiagnostics(results);
   for (const d of diagnostics) io.err(formatDiagnostic(d));
   if (hasErrors(diagnostics)) {
@@ -55,10 +59,10 @@ function analyze(specs: string[], io: Io): ResolvedCluster[] | undefined {
 function synth(args: string[], io: Io): number {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, check: { type: 'boolean' } } });
   const specs = positionals.length > 0 ? positionals : defaultSpecs(io.cwd);
-  const clusters = analyze(specs, io);
+  const outDir = path.resolve(io.cwd, values.out ?? DEFAULT_DIST);
+  const clusters = analyze(specs, io, outDir);
   if (!clusters) return EXIT.invalid;
-  const outDir = path.resolve(io.cwd, values.out ?? 'dist');
-  const tree = synthesize(clusters);
+  const tree = synthesize(clusters, repoPath(io.cwd, outDir));
   const scope: Scope = positionals.length > 0 ? { all: false, clusters: clusters.map((c) => c.name) } : { all: true };
   if (values.check) {
     const drift = driftedPaths(outDir, tree, scope);
@@ -66,7 +70,10 @@ function synth(args: string[], io: Io): number {
       io.out(`${path.relative(io.cwd, outDir) || '.'} is up to date (${tree.size} files)`);
       return EXIT.ok;
     }
-    for (const d of drift) io.err(`${d.change.padEnd(8)} ${path.relative(io.cwd, path.join(outDir, d.path))}`);
+    for (const d of drift) {
+      io.err(`${d.change.padEnd(8)} ${path.relative(io.cwd, path.join(outDir, d.path))}`);
+      if (d.diff) io.err(d.diff.replace(/^/gm, '    '));
+    }
     io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npm run synth\` and commit dist/`);
     return EXIT.invalid;
   }
@@ -76,6 +83,12 @@ function synth(args: string[], io: Io): number {
     io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files)`);
   }
   return EXIT.ok;
+}
+
+/** The out dir as the repository sees it (cwd is the repository root); GitOps objects point there. */
+function repoPath(cwd: string, outDir: string): string {
+  const rel = path.relative(cwd, outDir).split(path.sep).join('/');
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? DEFAULT_DIST : rel;
 }
 
 function validate(args: string[], io: Io): number {

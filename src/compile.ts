@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics } from './spec';
+import { createTwoFilesPatch } from 'diff';
+import { parseAllDocuments } from 'yaml';
+import { parseK3sVersion, upgradeProblem } from './k3s/version';
+import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics, type SourceFile } from './spec';
 import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
@@ -16,6 +19,7 @@ export const MAX_SPEC_BYTES = 1024 * 1024;
 /** One cluster file after loading, schema, defaults and rules. */
 export interface AnalyzedSpec {
   readonly file: string;
+  readonly source?: SourceFile;
   readonly cluster?: ResolvedCluster;
   readonly diagnostics: Diagnostic[];
 }
@@ -32,10 +36,10 @@ export class UsageError extends Error {}
  */
 export function analyzeSpec(source: string, text: string): AnalyzedSpec {
   const parsed = parseClusterFile(source, text);
-  if (!parsed.cluster) return { file: source, diagnostics: parsed.diagnostics };
+  if (!parsed.cluster) return { file: source, source: parsed.source, diagnostics: parsed.diagnostics };
   const cluster = resolveCluster(parsed.cluster, source);
   const diagnostics = checkRules(cluster).map((f) => locate(parsed.source, f));
-  return hasErrors(diagnostics) ? { file: source, diagnostics } : { file: source, cluster, diagnostics };
+  return hasErrors(diagnostics) ? { file: source, source: parsed.source, diagnostics } : { file: source, source: parsed.source, cluster, diagnostics };
 }
 
 /** The path as it appears in messages: relative to the working directory, POSIX style. */
@@ -86,13 +90,57 @@ function withUniqueClusterNames(results: AnalyzedSpec[]): AnalyzedSpec[] {
   });
 }
 
+/** The K3s version a committed tree was compiled for: its server upgrade Plan's. */
+export function committedK3sVersion(outDir: string, cluster: string): string | undefined {
+  const plans = path.join(outDir, cluster, 'upgrades', 'plans.k8s.yaml');
+  if (!fs.existsSync(plans)) return undefined;
+  for (const doc of parseAllDocuments(fs.readFileSync(plans, 'utf8'))) {
+    const version = doc.toJS()?.spec?.version;
+    if (typeof version === 'string') return version;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses an upgrade K3s does not support, comparing each cluster's version with the
+ * one its committed tree under `outDir` was compiled for.
+ */
+export function checkUpgrades(outDir: string, results: readonly AnalyzedSpec[]): AnalyzedSpec[] {
+  return results.map((r) => {
+    if (!r.cluster || !r.source) return r;
+    const committed = committedK3sVersion(outDir, r.cluster.name);
+    const from = committed ? parseK3sVersion(committed) : undefined;
+    const to = parseK3sVersion(r.cluster.k3sVersion);
+    const problem = from && to ? upgradeProblem(from, to) : undefined;
+    if (!problem) return r;
+    const d = locate(r.source, {
+      code: problem.code, pointer: '/spec/k3s/version',
+      message: `found ${r.cluster.k3sVersion}, but dist/${r.cluster.name} was compiled for ${committed}; ${problem.reason}`,
+    });
+    return { file: r.file, source: r.source, diagnostics: [...r.diagnostics, d] };
+  });
+}
+
+/** A unified diff of one drifted file, cut to `maxLines`, for CI logs. */
+export function shortDiff(rel: string, before: string, after: string, maxLines = 20): string {
+  const lines = createTwoFilesPatch(`a/${rel}`, `b/${rel}`, before, after, '', '', { context: 1 }).split('\n').slice(1).filter((l) => l !== '');
+  const cut = lines.length > maxLines ? [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more line(s)`] : lines;
+  return cut.join('\n');
+}
+
 /** All diagnostics of a run, in file order. */
 export function allDiagnostics(results: readonly AnalyzedSpec[]): Diagnostic[] {
   return sortDiagnostics(results.flatMap((r) => r.diagnostics));
 }
 
-/** Every file of one cluster, keyed by its path under the out dir. Pure and deterministic. */
-export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
+/** Where the out dir sits in the repository: GitOps objects point there. */
+export const DEFAULT_DIST = 'dist';
+
+/**
+ * Every file of one cluster, keyed by its path under the out dir. Pure and
+ * deterministic. `dist` is the out dir relative to the repository root.
+ */
+export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIST): Map<string, string> {
   const files = new Map<string, string>();
   const put = (rel: string, content: string) => files.set(`${c.name}/${rel}`, content);
   for (const node of c.nodes) {
@@ -108,14 +156,14 @@ export function synthesizeCluster(c: ResolvedCluster): Map<string, string> {
   }
   put('RUNBOOK.md', renderRunbook(c));
   // cdk8s loads only here, so validate and explain stay fast.
-  const { buildManifests } = require('./charts') as typeof import('./charts');
-  for (const [name, content] of buildManifests(c)) put(`manifests/${name}`, content);
+  const { buildKubernetesFiles } = require('./charts') as typeof import('./charts');
+  for (const [rel, content] of buildKubernetesFiles(c, `${dist}/${c.name}`)) put(rel, content);
   return files;
 }
 
 /** The whole tree for a set of clusters, sorted by path. */
-export function synthesize(clusters: readonly ResolvedCluster[]): FileTree {
-  const all = clusters.flatMap((c) => [...synthesizeCluster(c)]);
+export function synthesize(clusters: readonly ResolvedCluster[], dist: string = DEFAULT_DIST): FileTree {
+  const all = clusters.flatMap((c) => [...synthesizeCluster(c, dist)]);
   return new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -140,13 +188,21 @@ export type Scope = { readonly all: true } | { readonly all: false; readonly clu
 const inScope = (scope: Scope, rel: string) => scope.all || scope.clusters.includes(rel.split('/')[0]);
 
 /** Paths that differ between the tree on disk and the tree the specs compile to. */
-export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): { path: string; change: 'added' | 'removed' | 'changed' }[] {
+export interface Drift {
+  readonly path: string;
+  readonly change: 'added' | 'removed' | 'changed';
+  /** For changed files: a short unified diff, committed tree to compiled tree. */
+  readonly diff?: string;
+}
+
+/** The files that differ between the tree on disk and the tree the specs compile to. */
+export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drift[] {
   const current = readTree(outDir);
-  const drift: { path: string; change: 'added' | 'removed' | 'changed' }[] = [];
+  const drift: Drift[] = [];
   for (const [rel, content] of tree) {
     const old = current.get(rel);
     if (old === undefined) drift.push({ path: rel, change: 'added' });
-    else if (old !== content) drift.push({ path: rel, change: 'changed' });
+    else if (old !== content) drift.push({ path: rel, change: 'changed', diff: shortDiff(rel, old, content) });
   }
   for (const rel of current.keys()) {
     if (inScope(scope, rel) && !tree.has(rel)) drift.push({ path: rel, change: 'removed' });

@@ -3,23 +3,40 @@ import type { ResolvedCluster } from '../spec/resolve';
 import { yamlFile } from '../render/text';
 import { manifestFile } from './common';
 import { EtcdBackupChart } from './etcd-backup';
+import { ArgoCdChart, FluxChart } from './gitops';
 import { LoadBalancerChart } from './load-balancer';
 import { SystemNamespaceChart } from './namespace';
+import { UpgradePlansChart } from './upgrades';
 
-/**
- * Every Kubernetes manifest of a cluster, keyed by file name under `manifests/`,
- * plus the kustomization.yaml that lists exactly them.
- */
-export function buildManifests(c: ResolvedCluster): Map<string, string> {
-  const app = new App();
-  const charts: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(app, 'namespace', c)]];
-  if (c.loadBalancer.mode === 'daemonset') charts.push(['load-balancer.k8s.yaml', new LoadBalancerChart(app, 'load-balancer', c)]);
-  if ((c.backup?.targets.length ?? 0) > 0) charts.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(app, 'etcd-backup', c)]);
-  const files = new Map(charts.map(([name, chart]) => [name, manifestFile(c.source, chart)]));
-  files.set('kustomization.yaml', yamlFile(c.source, {
+/** A folder of manifests plus the kustomization.yaml that lists exactly them. */
+function kustomizedFolder(c: ResolvedCluster, folder: string, charts: [string, Chart][]): [string, string][] {
+  const files: [string, string][] = charts.map(([name, chart]) => [`${folder}/${name}`, manifestFile(c.source, chart)]);
+  const kustomization = yamlFile(c.source, {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
-    resources: [...files.keys()].sort(),
-  }));
-  return files;
+    resources: charts.map(([name]) => name).sort(),
+  });
+  return [...files, [`${folder}/kustomization.yaml`, kustomization]];
+}
+
+/**
+ * Every Kubernetes file of a cluster, keyed by its path under `dist/<cluster>/`:
+ * `manifests/` (what GitOps applies), `upgrades/` (system-upgrade-controller Plans,
+ * applied separately so a cluster without the controller can leave them out) and
+ * `flux/` or `argocd/` (what points the cluster at the other two).
+ * `repoDir` is the cluster's folder relative to the repository root.
+ */
+export function buildKubernetesFiles(c: ResolvedCluster, repoDir: string): Map<string, string> {
+  const app = new App();
+  const manifests: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(app, 'namespace', c)]];
+  if (c.loadBalancer.mode === 'daemonset') manifests.push(['load-balancer.k8s.yaml', new LoadBalancerChart(app, 'load-balancer', c)]);
+  if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(app, 'etcd-backup', c)]);
+  const files: [string, string][] = [
+    ...kustomizedFolder(c, 'manifests', manifests),
+    ...kustomizedFolder(c, 'upgrades', [['plans.k8s.yaml', new UpgradePlansChart(app, 'upgrades', c)]]),
+  ];
+  const paths = { manifests: `./${repoDir}/manifests`, upgrades: `./${repoDir}/upgrades` };
+  if (c.gitops?.engine === 'flux') files.push(...kustomizedFolder(c, 'flux', [['sync.k8s.yaml', new FluxChart(app, 'flux', c, paths)]]));
+  if (c.gitops?.engine === 'argocd') files.push(...kustomizedFolder(c, 'argocd', [['applications.k8s.yaml', new ArgoCdChart(app, 'argocd', c, paths)]]));
+  return new Map(files);
 }

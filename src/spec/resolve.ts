@@ -69,7 +69,7 @@ export interface ResolvedCluster {
   readonly snapshots: { readonly schedule: string; readonly retention: number; readonly dir: string; readonly name: string };
   readonly etcdS3?: Required<Omit<EtcdS3Spec, 'configSecret' | 'folder'>> & Pick<EtcdS3Spec, 'configSecret' | 'folder'>;
   readonly backup?: { readonly schedule: string; readonly targets: readonly ResolvedBackupTarget[] };
-  readonly gitops?: { readonly engine: GitOpsEngine; readonly repository: string; readonly branch: string };
+  readonly gitops?: { readonly engine: GitOpsEngine; readonly repository: string; readonly branch: string; readonly secretName?: string; readonly upgrades: boolean };
   readonly cloudInit: {
     readonly sshAuthorizedKeys: readonly string[];
     readonly packages: readonly string[];
@@ -187,7 +187,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
         })),
       },
     } : {}),
-    ...(spec.gitops ? { gitops: { engine: spec.gitops.engine, repository: spec.gitops.repository, branch: spec.gitops.branch ?? DEFAULTS.branch } } : {}),
+    ...(spec.gitops ? { gitops: { engine: spec.gitops.engine, repository: spec.gitops.repository, branch: spec.gitops.branch ?? DEFAULTS.branch, upgrades: spec.gitops.upgrades ?? true, ...(spec.gitops.secretName ? { secretName: spec.gitops.secretName } : {}) } } : {}),
     cloudInit: {
       sshAuthorizedKeys: spec.cloudInit?.sshAuthorizedKeys ?? [],
       packages: spec.cloudInit?.packages ?? [],

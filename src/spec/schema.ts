@@ -218,6 +218,8 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
             engine: { type: 'string', enum: ['flux', 'argocd'] },
             repository: { type: 'string', pattern: '^(https?|ssh)://|^git@', maxLength: 4096 },
             branch: optionalString,
+            secretName: { type: 'string', pattern: DNS_SUBDOMAIN, maxLength: 253, nullable: true },
+            upgrades: optionalBool,
           },
         },
         cloudInit: {

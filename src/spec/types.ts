@@ -174,6 +174,10 @@ export interface GitOpsSpec {
   readonly repository: string;
   /** @default main */
   readonly branch?: string;
+  /** Flux: the Secret in flux-system with the repository's credentials. @default - a public repository */
+  readonly secretName?: string;
+  /** Apply the upgrades/ Plans (needs system-upgrade-controller). @default true */
+  readonly upgrades?: boolean;
 }
 
 export interface CloudInitSpec {
