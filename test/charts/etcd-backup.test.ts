@@ -34,7 +34,7 @@ describe('the backup script, run for real', () => {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, SNAPSHOT_DIR: snapshots, SNAPSHOT_PREFIX: 'etcd-snapshot', RETENTION: String(retention), MAX_AGE_SECONDS: String(maxAge), TARGET_KIND: 'dir', TARGET_DIR: target },
     });
-    return { snapshots, target, names, run, list: () => fs.readdirSync(target).sort() };
+    return { snapshots, target, names, now, run, list: () => fs.readdirSync(target).sort() };
   }
 
   test('copies new snapshots to the target', () => {
@@ -60,8 +60,8 @@ describe('the backup script, run for real', () => {
   test('keeps the target to the retention, pruning the oldest', () => {
     const t = setup([5 * HOUR, 4 * HOUR, 3 * HOUR], 3);
     expect(t.run().status).toBe(0);
-    // Two new snapshots arrive; the two oldest copies go.
-    const now = Math.floor(Date.now() / 1000);
+    // Two new snapshots arrive; the two oldest copies go. One clock for the whole test.
+    const { now } = t;
     for (const age of [2 * HOUR, HOUR]) {
       const name = `etcd-snapshot-master-1-${now - age}`;
       fs.writeFileSync(path.join(t.snapshots, name), 'x');
