@@ -77,10 +77,10 @@ function synth(args: string[], io: Io): number {
     io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npm run synth\` and commit dist/`);
     return EXIT.invalid;
   }
-  writeTree(outDir, tree, scope);
+  const written = writeTree(outDir, tree, scope);
   for (const c of clusters) {
     const count = [...tree.keys()].filter((k) => k.startsWith(`${c.name}/`)).length;
-    io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files)`);
+    io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files${written ? '' : ', unchanged'})`);
   }
   return EXIT.ok;
 }

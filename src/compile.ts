@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createTwoFilesPatch } from 'diff';
-import { parseAllDocuments } from 'yaml';
+import { YAML } from './yaml';
 import { parseK3sVersion, upgradeProblem } from './k3s/version';
 import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics, type SourceFile } from './spec';
 import { checkRules } from './spec/rules';
@@ -94,7 +93,7 @@ function withUniqueClusterNames(results: AnalyzedSpec[]): AnalyzedSpec[] {
 export function committedK3sVersion(outDir: string, cluster: string): string | undefined {
   const plans = path.join(outDir, cluster, 'upgrades', 'plans.k8s.yaml');
   if (!fs.existsSync(plans)) return undefined;
-  for (const doc of parseAllDocuments(fs.readFileSync(plans, 'utf8'))) {
+  for (const doc of YAML.parseAllDocuments(fs.readFileSync(plans, 'utf8'))) {
     const version = doc.toJS()?.spec?.version;
     if (typeof version === 'string') return version;
   }
@@ -123,6 +122,8 @@ export function checkUpgrades(outDir: string, results: readonly AnalyzedSpec[]):
 
 /** A unified diff of one drifted file, cut to `maxLines`, for CI logs. */
 export function shortDiff(rel: string, before: string, after: string, maxLines = 20): string {
+  // Loaded only when something drifted: most runs never need it.
+  const { createTwoFilesPatch } = require('diff') as typeof import('diff');
   const lines = createTwoFilesPatch(`a/${rel}`, `b/${rel}`, before, after, '', '', { context: 1 }).split('\n').slice(1).filter((l) => l !== '');
   const cut = lines.length > maxLines ? [...lines.slice(0, maxLines), `... ${lines.length - maxLines} more line(s)`] : lines;
   return cut.join('\n');
@@ -144,8 +145,9 @@ export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIS
   const files = new Map<string, string>();
   const put = (rel: string, content: string) => files.set(`${c.name}/${rel}`, content);
   for (const node of c.nodes) {
-    put(`nodes/${node.name}/config.yaml`, renderK3sConfig(c, node));
-    put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node));
+    const config = renderK3sConfig(c, node);
+    put(`nodes/${node.name}/config.yaml`, config);
+    put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node, {}, config));
   }
   if (c.loadBalancer.mode === 'external') {
     put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
@@ -210,6 +212,15 @@ export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drif
   return drift.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
+/** Whether the tree on disk is exactly `tree`, within scope. Stops at the first difference. */
+export function treeMatches(outDir: string, tree: FileTree, scope: Scope): boolean {
+  if (!fs.existsSync(outDir)) return false;
+  const current = readTree(outDir);
+  for (const [rel, content] of tree) if (current.get(rel) !== content) return false;
+  for (const rel of current.keys()) if (inScope(scope, rel) && !tree.has(rel)) return false;
+  return true;
+}
+
 /** Puts back the previous tree if an earlier run died between its two renames. */
 export function recoverInterruptedWrite(outDir: string): void {
   const parent = path.dirname(outDir);
@@ -228,10 +239,13 @@ export function recoverInterruptedWrite(outDir: string): void {
 /**
  * Replaces the out dir in one step: the new tree is built in a sibling folder and
  * swapped in with renames, so a failed or killed run leaves the old tree whole.
- * Folders outside `scope` are carried over unchanged.
+ * Folders outside `scope` are carried over unchanged. When the tree on disk already
+ * is the new one (most runs in CI and pre-commit), nothing is written; returns
+ * whether anything was.
  */
-export function writeTree(outDir: string, tree: FileTree, scope: Scope): void {
+export function writeTree(outDir: string, tree: FileTree, scope: Scope): boolean {
   recoverInterruptedWrite(outDir);
+  if (treeMatches(outDir, tree, scope)) return false;
   const parent = path.dirname(outDir);
   const base = path.basename(outDir);
   fs.mkdirSync(parent, { recursive: true });
@@ -244,13 +258,19 @@ export function writeTree(outDir: string, tree: FileTree, scope: Scope): void {
       if (!scope.clusters.includes(entry)) fs.cpSync(path.join(outDir, entry), path.join(staging, entry), { recursive: true });
     }
   }
-  for (const [rel, content] of tree) {
-    const target = path.join(staging, ...rel.split('/'));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, content);
+  // Each folder once, parents first: a recursive mkdir per file costs a stat per level.
+  const dirs = new Set<string>();
+  for (const rel of tree.keys()) {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
+  for (const dir of [...dirs].sort()) {
+    if (!fs.existsSync(path.join(staging, dir))) fs.mkdirSync(path.join(staging, dir));
+  }
+  for (const [rel, content] of tree) fs.writeFileSync(path.join(staging, rel), content);
   const hadOld = fs.existsSync(outDir);
   if (hadOld) fs.renameSync(outDir, previous);
   fs.renameSync(staging, outDir);
   if (hadOld) fs.rmSync(previous, { recursive: true, force: true });
+  return true;
 }

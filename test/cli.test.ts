@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BAD, GOOD, ROOT, runCli, tempDir } from './helpers';
+import { spawnSync } from 'node:child_process';
+import { BAD, CLI, GOOD, ROOT, runCli, tempDir } from './helpers';
 
 /** A throwaway project: clusters/ with the given specs, nothing else. */
 function project(specs: string[]): string {
@@ -95,6 +96,31 @@ describe('the CLI', () => {
     const r = runCli(['--help']);
     expect(r.status).toBe(0);
     for (const cmd of ['synth', 'validate', 'explain']) expect(r.stdout).toContain(`k3s-gitops ${cmd}`);
+  });
+
+  test('a synth whose output is already on disk writes nothing', () => {
+    const dir = project([path.join(GOOD, 'ha.yaml')]);
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+    const config = path.join(dir, 'dist', 'example', 'nodes', 'master-1', 'config.yaml');
+    const before = fs.statSync(config).ino;
+    const r = runCli(['synth'], { cwd: dir });
+    expect(r.stdout).toContain('(19 files, unchanged)');
+    expect(fs.statSync(config).ino).toBe(before);
+  });
+
+  test('validate never loads cdk8s (it has no use for it, and it is most of the start-up)', () => {
+    const out = path.join(tempDir(), 'probe.json');
+    const r = spawnSync(process.execPath, ['--require', path.join(ROOT, 'lib', 'bench', 'rss-probe.js'), CLI, 'validate', path.join(GOOD, 'ha.yaml')], {
+      encoding: 'utf8', env: { ...process.env, BENCH_PROBE_OUT: out },
+    });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8')).cdk8sLoaded).toBe(false);
+  });
+
+  test('the yaml library we share with cdk8s is the version we pin', () => {
+    const ours = require(path.join(ROOT, 'node_modules', 'yaml', 'package.json')).version;
+    const cdk8s = require(path.join(ROOT, 'node_modules', 'cdk8s', 'node_modules', 'yaml', 'package.json')).version;
+    expect(cdk8s).toBe(ours);
   });
 
   test('the shipped example is the ha example', () => {

@@ -2,7 +2,8 @@ import { ApiObject, Chart, Cron, type CronOptions, Duration, JsonPatch, Size } f
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { BACKUP_SCRIPT } from '../render/backup-script';
-import { longestIntervalSeconds, type ResolvedBackupTarget, type ResolvedCluster } from '../spec/resolve';
+import { longestIntervalSeconds } from '../spec/cron';
+import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR } from './common';
 import { BACKUP_NAMES, SYSTEM_NAMESPACE } from './names';
 

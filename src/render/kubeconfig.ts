@@ -1,5 +1,7 @@
-import { isMap, isSeq, parseDocument } from 'yaml';
 import { endpointUrl, type ResolvedCluster } from '../spec/resolve';
+import { YAML } from '../yaml';
+
+const { isMap, isSeq, parseDocument } = YAML;
 
 /** A kubeconfig that cannot be rewritten. */
 export class KubeconfigError extends Error {}

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { YAML } from '../yaml';
 
 /** The first line of every generated file (after `#cloud-config` in user-data). */
 export function generatedBy(source: string): string {
@@ -10,7 +10,7 @@ export function generatedBy(source: string): string {
  * and cloud-init read YAML 1.1, where a bare `0600` is octal and `on` is true.
  */
 export function toYaml(value: unknown): string {
-  return stringify(value, { version: '1.1', sortMapEntries: true, lineWidth: 0 });
+  return YAML.stringify(value, { version: '1.1', sortMapEntries: true, lineWidth: 0 });
 }
 
 /** A YAML file with the generated-by comment on top. */

@@ -1,6 +1,6 @@
 import { CONFIG_PATH } from '../k3s/facts';
 import { foundsCluster, joinUrl, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
-import { k3sConfig } from './k3s-config';
+import { k3sConfig, renderK3sConfig } from './k3s-config';
 import { generatedBy, toYaml, yamlFile } from './text';
 
 /** Where an airgapped machine keeps the install script (the binary goes to /usr/local/bin/k3s). */
@@ -96,11 +96,12 @@ function restoreConfig(c: ResolvedCluster, node: ResolvedNode, plan: RestorePlan
  * The `#cloud-config` that turns a blank machine into this node: config.yaml (0600),
  * the pinned K3s from the official installer, started. Without a token it expects the
  * token at token.file already; `seed` passes one, and a restore plan to rebuild a
- * server from a snapshot.
+ * server from a snapshot. `configText` is the node's rendered config.yaml, passed in
+ * when the caller has it already.
  */
-export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}): string {
+export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}, configText = renderK3sConfig(c, node)): string {
   const config = k3sConfig(c, node);
-  const files: WriteFile[] = [file(CONFIG_PATH, yamlFile(c.source, config))];
+  const files: WriteFile[] = [file(CONFIG_PATH, configText)];
   if (seed.token !== undefined) files.push(file(c.tokenFile, `${seed.token}\n`));
   const hardened = config['protect-kernel-defaults'] === true;
   if (hardened) {

@@ -1,7 +1,10 @@
-import Ajv, { type ErrorObject } from 'ajv';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { ErrorObject } from 'ajv';
+import type { Document, LineCounter as LineCounterType, Node } from 'yaml';
+import { YAML } from '../yaml';
+
+const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = YAML;
 import { type Diagnostic, type Finding, pointer, pointerSegments, show } from './diagnostics';
-import { clusterSchema, DNS_LABEL, DNS_SUBDOMAIN } from './schema';
+import { DNS_LABEL, DNS_SUBDOMAIN } from './schema';
 import type { ClusterFile } from './types';
 
 /** The most aliases a file may expand: blocks "billion laughs" documents. */
@@ -11,7 +14,7 @@ const MAX_ALIAS_COUNT = 200;
 export interface SourceFile {
   readonly file: string;
   readonly doc: Document.Parsed;
-  readonly lineCounter: LineCounter;
+  readonly lineCounter: LineCounterType;
 }
 
 /** The result of reading one cluster file. `cluster` is set only when it is schema-valid. */
@@ -21,9 +24,15 @@ export interface ParsedClusterFile {
   readonly diagnostics: Diagnostic[];
 }
 
-let validator: ReturnType<Ajv['compile']> | undefined;
+/** The schema validator, compiled at build time (scripts/generate-validator.ts). */
+interface CompiledValidator {
+  (value: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
 function validateSchema(value: unknown): ErrorObject[] {
-  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile(clusterSchema);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const validator = require('./schema-validator.generated') as CompiledValidator;
   return validator(value) ? [] : [...(validator.errors ?? [])];
 }
 

@@ -1,4 +1,3 @@
-import { CronExpressionParser } from 'cron-parser';
 import { APISERVER_PORT, DATA_DIR } from '../k3s/facts';
 import { urlHost } from './net';
 import type {
@@ -227,22 +226,4 @@ export function joinUrl(c: ResolvedCluster, node: ResolvedNode): string | undefi
 /** Whether a node gets `cluster-init: true`: only the founder, only before bootstrap. */
 export function foundsCluster(c: ResolvedCluster, node: ResolvedNode): boolean {
   return !c.bootstrapped && node === c.servers[0];
-}
-
-/**
- * The longest gap between two runs of a 5-field cron schedule, in seconds, over four
- * weeks of runs (so day-of-week and day-of-month patterns show their worst case).
- */
-export function longestIntervalSeconds(schedule: string): number {
-  const expr = CronExpressionParser.parse(schedule, { currentDate: new Date('2026-01-01T00:00:00Z'), tz: 'UTC' });
-  const horizon = Date.parse('2026-01-29T00:00:00Z');
-  let previous = expr.next().getTime();
-  let longest = 0;
-  for (let i = 0; i < 10000; i++) {
-    const next = expr.next().getTime();
-    longest = Math.max(longest, next - previous);
-    previous = next;
-    if (next > horizon) break;
-  }
-  return Math.round(longest / 1000);
 }

@@ -1,9 +1,9 @@
-import { CronExpressionParser } from 'cron-parser';
 import { flagsFor } from '../k3s/flags';
 import {
   CRITICAL_SERVER_KEYS, isRestrictedLabel, NODE_PORT_RANGE, SECRET_KEYS, SERVER_NODE_PORTS,
 } from '../k3s/facts';
 import { type Finding, pointer, show } from './diagnostics';
+import { isValidCron } from './cron';
 import { cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
 import type { ResolvedCluster, ResolvedNode } from './resolve';
 import type { K3sConfigMap } from './types';
@@ -155,17 +155,6 @@ const network: Rule = (c) => {
   }
   return findings;
 };
-
-/** Whether a string is a valid 5-field cron schedule (what K3s and CronJobs take). */
-export function isValidCron(schedule: string): boolean {
-  if (schedule.trim().split(/\s+/).length !== 5) return false;
-  try {
-    CronExpressionParser.parse(schedule, { tz: 'UTC' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const schedules: Rule = (c) => {
   const findings: Finding[] = [];

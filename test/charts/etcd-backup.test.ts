@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BACKUP_IMAGES } from '../../src/charts/etcd-backup';
 import { BACKUP_NAMES } from '../../src/charts/names';
 import { BACKUP_SCRIPT } from '../../src/render/backup-script';
-import { longestIntervalSeconds } from '../../src/spec/resolve';
+import { longestIntervalSeconds } from '../../src/spec/cron';
 import { GOOD, goodFixtures, loadCluster, manifestObjects, tempDir, treeOf } from '../helpers';
 import { kubernetesSchemaFailures, shellcheckFailures } from '../tools';
 
@@ -142,6 +142,7 @@ describe('the backup CronJobs', () => {
     expect(longestIntervalSeconds('0 */6 * * *')).toBe(6 * 3600);
     expect(longestIntervalSeconds('0 0 * * 1')).toBe(7 * 24 * 3600);
     expect(longestIntervalSeconds('0 1,23 * * *')).toBe(22 * 3600);
+    expect(longestIntervalSeconds('0 0 31 * *')).toBe(61 * 24 * 3600); // Jul 31 to Aug 31 is short; Aug 31 to Oct 31 is not
   });
 
   test('shellcheck passes on every script in the manifests', async () => {
