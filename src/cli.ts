@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  allDiagnostics, analyzeFiles, checkUpgrades, DEFAULT_DIST, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
+  allDiagnostics, analyzeFiles, checkOutDir, checkUpgrades, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
@@ -18,7 +18,7 @@ const USAGE = `usage:
   k3s-gitops explain SPEC                            print the topology, quorum and backups
   k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
-  k3s-gitops kubeconfig SPEC < k3s.yaml                print a K3s kubeconfig pointed at the endpoint
+  k3s-gitops kubeconfig SPEC < k3s.yaml              print a K3s kubeconfig pointed at the endpoint
   k3s-gitops schema                                  print the cluster file's JSON Schema
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
 
@@ -60,6 +60,9 @@ function synth(args: string[], io: Io): number {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, check: { type: 'boolean' } } });
   const specs = positionals.length > 0 ? positionals : defaultSpecs(io.cwd);
   const outDir = path.resolve(io.cwd, values.out ?? DEFAULT_DIST);
+  checkOutDir(outDir, io.cwd, specs);
+  // A run killed mid-swap left the previous tree beside the out dir: put it back first.
+  recoverInterruptedWrite(outDir);
   const clusters = analyze(specs, io, outDir);
   if (!clusters) return EXIT.invalid;
   const tree = synthesize(clusters, repoPath(io.cwd, outDir));

@@ -169,6 +169,9 @@ export function synthesize(clusters: readonly ResolvedCluster[], dist: string = 
   return new Map(all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** What readTree records for a symlink, socket or device: equal to no generated file. */
+const NOT_A_FILE = '\u0000not a regular file';
+
 /** Reads every file under a directory into a tree keyed like `synthesize` output. */
 export function readTree(dir: string): Map<string, string> {
   const files = new Map<string, string>();
@@ -177,7 +180,9 @@ export function readTree(dir: string): Map<string, string> {
     for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(child);
-      else files.set(child, fs.readFileSync(path.join(dir, child), 'utf8'));
+      // A symlink is never followed: it could point anywhere. It differs from every
+      // generated file, so the next write replaces it with a real one.
+      else files.set(child, entry.isFile() ? fs.readFileSync(path.join(dir, child), 'utf8') : NOT_A_FILE);
     }
   };
   walk('');
@@ -204,6 +209,7 @@ export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drif
   for (const [rel, content] of tree) {
     const old = current.get(rel);
     if (old === undefined) drift.push({ path: rel, change: 'added' });
+    else if (old === NOT_A_FILE) drift.push({ path: rel, change: 'changed' });
     else if (old !== content) drift.push({ path: rel, change: 'changed', diff: shortDiff(rel, old, content) });
   }
   for (const rel of current.keys()) {
@@ -214,7 +220,7 @@ export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drif
 
 /** Whether the tree on disk is exactly `tree`, within scope. Stops at the first difference. */
 export function treeMatches(outDir: string, tree: FileTree, scope: Scope): boolean {
-  if (!fs.existsSync(outDir)) return false;
+  if (!fs.existsSync(outDir) || fs.lstatSync(outDir).isSymbolicLink()) return false;
   const current = readTree(outDir);
   for (const [rel, content] of tree) if (current.get(rel) !== content) return false;
   for (const rel of current.keys()) if (inScope(scope, rel) && !tree.has(rel)) return false;
@@ -227,6 +233,9 @@ export function recoverInterruptedWrite(outDir: string): void {
   const base = path.basename(outDir);
   if (!fs.existsSync(parent)) return;
   for (const entry of fs.readdirSync(parent)) {
+    const pid = Number(/^\.[^/]+\.(?:previous|staging)-(\d+)$/.exec(entry)?.[1]);
+    // Leave a concurrent run's folders alone; only a dead run's are ours to clean.
+    if (pid && pid !== process.pid && isAlive(pid)) continue;
     if (entry.startsWith(`.${base}.previous-`)) {
       if (!fs.existsSync(outDir)) fs.renameSync(path.join(parent, entry), outDir);
       else fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
@@ -234,6 +243,28 @@ export function recoverInterruptedWrite(outDir: string): void {
       fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
     }
   }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Refuses an out dir that replacing would destroy something with: the working
+ * directory or one of its parents, or a folder holding the cluster files.
+ */
+export function checkOutDir(outDir: string, cwd: string, specs: readonly string[]): void {
+  const out = path.resolve(cwd, outDir);
+  const inside = (p: string) => p === out || p.startsWith(out.endsWith(path.sep) ? out : out + path.sep);
+  if (inside(path.resolve(cwd))) throw new UsageError(`--out ${outDir} is this directory or one of its parents; the out dir is replaced whole`);
+  const spec = specs.find((s) => inside(path.resolve(cwd, s)));
+  if (spec) throw new UsageError(`--out ${outDir} holds the cluster file ${spec}; the out dir is replaced whole`);
+  if (fs.existsSync(out) && !fs.lstatSync(out).isDirectory() && !fs.lstatSync(out).isSymbolicLink()) throw new UsageError(`--out ${outDir} exists and is not a directory`);
 }
 
 /**
