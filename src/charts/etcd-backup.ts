@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { BACKUP_SCRIPT } from '../render/backup-script';
 import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
-import { commonLabels, CONTROL_PLANE_SELECTOR } from './common';
+import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { BACKUP_NAMES, SYSTEM_NAMESPACE } from './names';
 
 /** Pinned images: busybox for copies to an NFS mount, the AWS CLI for S3. */
@@ -34,9 +34,7 @@ export class EtcdBackupChart extends Chart {
     const script = new kplus.ConfigMap(this, 'script', { metadata: { name: BACKUP_NAMES.configMap, labels }, data: { 'etcd-backup.sh': BACKUP_SCRIPT } });
     const serviceAccount = new kplus.ServiceAccount(this, 'sa', { metadata: { name: BACKUP_NAMES.serviceAccount, labels }, automountToken: false });
     const maxAge = 2 * longestIntervalSeconds(c.snapshots.schedule);
-    const tolerated = new Set(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master']);
-    for (const s of c.servers) for (const t of s.taints) tolerated.add(t.split(/[=:]/)[0]);
-    for (const target of c.backup?.targets ?? []) this.addTarget(c, target, { labels, script, serviceAccount, maxAge, tolerated: [...tolerated].sort() });
+    for (const target of c.backup?.targets ?? []) this.addTarget(c, target, { labels, script, serviceAccount, maxAge, tolerated: serverTaintKeys(c) });
   }
 
   private addTarget(c: ResolvedCluster, target: ResolvedBackupTarget, shared: {

@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels, CONTROL_PLANE_SELECTOR } from './common';
+import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { LB_NAMES, SYSTEM_NAMESPACE } from './names';
 
 /** Pinned images. HAProxy's official image; keepalived has none, osixia's is the common one. */
@@ -17,13 +17,6 @@ export const LB_IMAGES = {
 /** The official haproxy image's `haproxy` user. */
 const HAPROXY_UID = 99;
 
-
-/** Tolerations for every taint a server may carry, so the LB runs on every server. */
-function serverTolerations(c: ResolvedCluster): kplus.NodeTaintQuery[] {
-  const keys = new Set(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master']);
-  for (const s of c.servers) for (const t of s.taints) keys.add(t.split(/[=:]/)[0]);
-  return [...keys].sort().map((key) => kplus.NodeTaintQuery.exists(key));
-}
 
 /**
  * daemonset mode: HAProxy and keepalived on every server's host network. keepalived
@@ -57,7 +50,7 @@ export class LoadBalancerChart extends Chart {
     });
     ds.select(kplus.LabelSelector.of({ labels: { 'app.kubernetes.io/component': labels['app.kubernetes.io/component'], 'app.kubernetes.io/part-of': c.name } }));
     for (const [key, value] of Object.entries(CONTROL_PLANE_SELECTOR)) ds.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is(key, value)));
-    for (const toleration of serverTolerations(c)) ds.scheduling.tolerate(kplus.Node.tainted(toleration));
+    for (const key of serverTaintKeys(c)) ds.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(key)));
 
     const volume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' });
     // keepalived writes its pid files under /run; the root filesystem stays read-only.

@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels } from './common';
+import { commonLabels, serverTaintKeys } from './common';
 
 /** Where system-upgrade-controller runs, and the service account its install creates. */
 export const SUC_NAMESPACE = 'system-upgrade';
@@ -24,8 +24,7 @@ export class UpgradePlansChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
     super(scope, id, { disableResourceNameHashes: true, namespace: SUC_NAMESPACE });
     const labels = commonLabels(c.name, 'upgrades');
-    const tolerations = [...new Set(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master', ...c.servers.flatMap((s) => s.taints.map((t) => t.split(/[=:]/)[0]))])]
-      .sort().map((key) => ({ key, operator: 'Exists' }));
+    const tolerations = serverTaintKeys(c).map((key) => ({ key, operator: 'Exists' }));
     new ApiObject(this, 'server', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
