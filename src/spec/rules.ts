@@ -1,4 +1,5 @@
 import { flagsFor } from '../k3s/flags';
+import { parseK3sVersion } from '../k3s/version';
 import {
   CRITICAL_SERVER_KEYS, isRestrictedLabel, NODE_PORT_RANGE, SECRET_KEYS, SERVER_NODE_PORTS,
 } from '../k3s/facts';
@@ -7,9 +8,6 @@ import { isValidCron } from './cron';
 import { cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
 import type { ResolvedCluster, ResolvedNode } from './resolve';
 import type { K3sConfigMap } from './types';
-
-/** `vMAJOR.MINOR.PATCH+k3sN`: a pinned release, never a channel. */
-export const K3S_VERSION = /^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$/;
 
 /**
  * K3s keys the cluster file owns: setting them through extraConfig would fight the
@@ -53,7 +51,7 @@ type Rule = (c: ResolvedCluster) => Finding[];
 
 const nodePtr = (n: ResolvedNode, ...rest: (string | number)[]) => pointer('spec', 'nodes', n.index, ...rest);
 
-const version: Rule = (c) => (K3S_VERSION.test(c.k3sVersion) ? [] : [{
+const version: Rule = (c) => (parseK3sVersion(c.k3sVersion) ? [] : [{
   code: 'K3S_VERSION', pointer: '/spec/k3s/version',
   message: `found ${show(c.k3sVersion)}; expected a pinned release such as "v1.36.3+k3s1" (vMAJOR.MINOR.PATCH+k3sN), never a channel`,
 }]);
