@@ -47,6 +47,8 @@ export interface ResolvedCluster {
   readonly bootstrapped: boolean;
   /** The registration address: VIP, DNS name, or the first server (mode none). */
   readonly endpoint: string;
+  /** Whether the cluster file set the endpoint, rather than it defaulting to the first server. */
+  readonly endpointSet: boolean;
   /** Where the endpoint accepts API and join traffic. */
   readonly endpointPort: number;
   readonly dnsNames: readonly string[];
@@ -136,6 +138,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     airgap: spec.k3s.airgap ?? false,
     bootstrapped: spec.bootstrapped ?? false,
     endpoint,
+    endpointSet: spec.controlPlane?.endpoint !== undefined && spec.controlPlane.endpoint !== null,
     endpointPort: mode === 'none' ? APISERVER_PORT : port,
     dnsNames: spec.controlPlane?.dnsNames ?? [],
     loadBalancer: {

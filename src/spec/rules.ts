@@ -113,9 +113,9 @@ const addresses: Rule = (c) => {
 const endpoint: Rule = (c) => {
   const findings: Finding[] = [];
   const where = '/spec/controlPlane/endpoint';
-  const explicit = c.endpoint !== c.servers[0]?.address || c.loadBalancer.mode !== 'none';
-  if (c.servers.length > 1 && !explicit) {
-    findings.push({ code: 'ENDPOINT_REQUIRED', pointer: '/spec/controlPlane', message: `${c.servers.length} servers need a fixed registration address (a VIP or DNS name) in controlPlane.endpoint; without one, every node depends on the first server` });
+  if (!c.endpointSet && (c.servers.length > 1 || c.loadBalancer.mode !== 'none')) {
+    const why = c.servers.length > 1 ? `${c.servers.length} servers need a fixed registration address` : `loadBalancer mode "${c.loadBalancer.mode}" needs the address it holds`;
+    findings.push({ code: 'ENDPOINT_REQUIRED', pointer: '/spec/controlPlane', message: `${why} (a VIP or DNS name) in controlPlane.endpoint; without one, every node depends on the first server` });
     return findings;
   }
   if (!isIp(c.endpoint) && !isDnsName(c.endpoint)) {
