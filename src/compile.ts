@@ -202,15 +202,13 @@ export interface Drift {
   readonly diff?: string;
 }
 
-/** The files that differ between the tree on disk and the tree the specs compile to. */
-export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drift[] {
-  const current = readTree(outDir);
-  const drift: Drift[] = [];
+/** Paths whose content differs from the tree on disk, within scope; `old` is what is on disk. */
+function compareTrees(current: ReadonlyMap<string, string>, tree: FileTree, scope: Scope): (Omit<Drift, 'diff'> & { old?: string })[] {
+  const drift: (Omit<Drift, 'diff'> & { old?: string })[] = [];
   for (const [rel, content] of tree) {
     const old = current.get(rel);
     if (old === undefined) drift.push({ path: rel, change: 'added' });
-    else if (old === NOT_A_FILE) drift.push({ path: rel, change: 'changed' });
-    else if (old !== content) drift.push({ path: rel, change: 'changed', diff: shortDiff(rel, old, content) });
+    else if (old !== content) drift.push({ path: rel, change: 'changed', old });
   }
   for (const rel of current.keys()) {
     if (inScope(scope, rel) && !tree.has(rel)) drift.push({ path: rel, change: 'removed' });
@@ -218,13 +216,17 @@ export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drif
   return drift.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
-/** Whether the tree on disk is exactly `tree`, within scope. Stops at the first difference. */
+/** The files that differ between the tree on disk and the tree the specs compile to. */
+export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drift[] {
+  return compareTrees(readTree(outDir), tree, scope).map(({ path: rel, change, old }) => (
+    old !== undefined && old !== NOT_A_FILE ? { path: rel, change, diff: shortDiff(rel, old, tree.get(rel) as string) } : { path: rel, change }
+  ));
+}
+
+/** Whether the tree on disk is exactly `tree`, within scope. */
 export function treeMatches(outDir: string, tree: FileTree, scope: Scope): boolean {
   if (!fs.existsSync(outDir) || fs.lstatSync(outDir).isSymbolicLink()) return false;
-  const current = readTree(outDir);
-  for (const [rel, content] of tree) if (current.get(rel) !== content) return false;
-  for (const rel of current.keys()) if (inScope(scope, rel) && !tree.has(rel)) return false;
-  return true;
+  return compareTrees(readTree(outDir), tree, scope).length === 0;
 }
 
 /** Puts back the previous tree if an earlier run died between its two renames. */

@@ -83,5 +83,4 @@ export function isRestrictedLabel(key: string): boolean {
 
 /** Where K3s keeps its state and snapshots by default. */
 export const DATA_DIR = '/var/lib/rancher/k3s';
-export const SNAPSHOT_DIR = `${DATA_DIR}/server/db/snapshots`;
 export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';

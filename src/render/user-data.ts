@@ -138,13 +138,14 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
     body.packages = [...c.cloudInit.packages];
     body.package_update = true;
   }
+  const join = joinUrl(c, node);
   const notes = [
     seed.token === undefined
       ? `No secret here: the join token must already be at ${c.tokenFile} (mode 0600), or use \`k3s-gitops seed\`.`
       : 'Contains the join token: hand it to the machine, never commit it.',
     ...(restore ? [`Restores ${node.name} from etcd snapshot ${restore.snapshot} (k3s server --cluster-reset), then starts it.`] : []),
     ...(!restore && node.role === 'server' && foundsCluster(c, node) ? ['Founds the cluster (cluster-init).'] : []),
-    ...(!restore && joinUrl(c, node) ? [`Joins ${joinUrl(c, node)}.`] : []),
+    ...(!restore && join ? [`Joins ${join}.`] : []),
   ];
   return cloudConfig(c.source, notes, body);
 }
