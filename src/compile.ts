@@ -7,6 +7,7 @@ import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
 import { renderNodeUserData } from './render/user-data';
+import { renderCheckHaproxy } from './render/check-haproxy';
 import { renderHaproxyCfg } from './render/haproxy-cfg';
 import { renderKeepalivedConf } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
@@ -151,6 +152,7 @@ export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIS
   }
   if (c.loadBalancer.mode === 'external') {
     put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
+    put('lb/check-haproxy.sh', renderCheckHaproxy(c));
     for (const host of c.loadBalancer.hosts) {
       put(`lb/keepalived-${host.name}.conf`, renderKeepalivedConf(c, c.loadBalancer.hosts, host));
       put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, host));

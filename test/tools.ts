@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { CHECK_HAPROXY_PATH } from '../src/render/check-haproxy';
 import { hasCommand, tempDir } from './helpers';
 
 const run = promisify(execFile);
@@ -67,23 +68,29 @@ export function kubernetesSchemaFailures(objects: readonly { apiVersion: string;
 
 /**
  * Runs `keepalived -t` on each config inside a throwaway network namespace that has
- * the configured interface (keepalived refuses a config naming an absent one).
+ * the configured interface (keepalived refuses a config naming an absent one), with
+ * the check script at its real path through a bind mount over /etc/keepalived.
+ * keepalived only warns, and drops the check, when a tracked script is missing or
+ * unsafe: that counts as a failure too.
  */
-export async function keepalivedFailures(configs: ReadonlyMap<string, string>, iface: string): Promise<string[]> {
+export async function keepalivedFailures(configs: ReadonlyMap<string, string>, iface: string, checkScript: string): Promise<string[]> {
   requireTool('keepalived');
   requireTool('ip');
   const ns = `k3g-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const dir = tempDir('keepalived-');
+  fs.chmodSync(dir, 0o755);
+  fs.writeFileSync(path.join(dir, path.basename(CHECK_HAPROXY_PATH)), checkScript, { mode: 0o755 });
   await run('ip', ['netns', 'add', ns]);
   try {
     await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'add', iface, 'type', 'veth', 'peer', 'name', `${ns.slice(0, 8)}p`]);
     await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', iface, 'up']);
     const failures: string[] = [];
-    for (const [name, text] of configs) {
-      const file = path.join(dir, name.replace(/\//g, '_'));
-      fs.writeFileSync(file, text);
+    for (const [i, [name, text]] of [...configs].entries()) {
+      const file = `keepalived-${i}.conf`;
+      fs.writeFileSync(path.join(dir, file), text, { mode: 0o644 });
       try {
-        await run('ip', ['netns', 'exec', ns, 'keepalived', '-t', '-f', file]);
+        const { stdout, stderr } = await run('ip', ['netns', 'exec', ns, 'sh', '-c', 'mount --bind "$0" /etc/keepalived && exec keepalived -t -f "/etc/keepalived/$1"', dir, file]);
+        if (/Disabling track script|script .*(not|in)secure|not found/i.test(stdout + stderr)) failures.push(`${name}: ${stdout}${stderr}`);
       } catch (e) {
         const err = e as { stderr?: string; stdout?: string; code?: number };
         failures.push(`${name}: exit ${err.code} ${err.stderr ?? ''}${err.stdout ?? ''}`);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
+import { CHECK_HAPROXY_PATH, renderCheckHaproxy } from '../render/check-haproxy';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
@@ -20,15 +22,15 @@ const HAPROXY_UID = 99;
 
 /**
  * daemonset mode: HAProxy and keepalived on every server's host network. keepalived
- * holds the endpoint VIP; HAProxy spreads TCP over every server's :6443. The pod
- * shares its process namespace so keepalived's check sees whether HAProxy runs.
+ * holds the endpoint VIP; HAProxy spreads TCP over every server's :6443. keepalived's
+ * check connects to HAProxy over the host network both containers share.
  */
 export class LoadBalancerChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
     super(scope, id, { disableResourceNameHashes: true, namespace: SYSTEM_NAMESPACE });
     const labels = commonLabels(c.name, 'api-load-balancer');
     const peers = c.servers.map((s) => ({ name: s.name, address: s.address }));
-    const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout') };
+    const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout'), [path.basename(CHECK_HAPROXY_PATH)]: renderCheckHaproxy(c) };
     for (const peer of peers) data[`keepalived-${peer.name}.conf`] = renderKeepalivedConf(c, peers, peer);
 
     const config = new kplus.ConfigMap(this, 'config', { metadata: { name: LB_NAMES.configMap, labels }, data });
@@ -52,7 +54,11 @@ export class LoadBalancerChart extends Chart {
     for (const [key, value] of Object.entries(CONTROL_PLANE_SELECTOR)) ds.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is(key, value)));
     for (const key of serverTaintKeys(c)) ds.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(key)));
 
-    const volume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' });
+    // keepalived skips a configuration file that is executable ("not a regular
+    // non-executable file"), and runs only an executable check: a mode per file.
+    const checkScript = path.basename(CHECK_HAPROXY_PATH);
+    const items = Object.fromEntries(Object.keys(data).sort().map((key) => [key, { path: key, mode: key === checkScript ? 0o755 : 0o644 }]));
+    const volume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config', items });
     // keepalived writes its pid files under /run; the root filesystem stays read-only.
     const runDir = kplus.Volume.fromEmptyDir(this, 'run-volume', 'keepalived-run', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
     ds.addContainer({
@@ -76,7 +82,7 @@ export class LoadBalancerChart extends Chart {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       command: ['/bin/sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail -f "/etc/keepalived/keepalived-${NODE_NAME}.conf"'],
       envVariables: { NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME) },
-      volumeMounts: [{ path: '/etc/keepalived', volume, readOnly: true }, { path: '/run', volume: runDir }],
+      volumeMounts: [{ path: path.dirname(CHECK_HAPROXY_PATH), volume, readOnly: true }, { path: '/run', volume: runDir }],
       // Root with only what VRRP needs: raw sockets and managing the VIP address.
       securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
       resources: {
@@ -85,13 +91,12 @@ export class LoadBalancerChart extends Chart {
       },
     });
 
-    // What cdk8s-plus has no prop for: rollout pace, priority, shared PID namespace, capabilities.
+    // What cdk8s-plus has no prop for: rollout pace, priority, capabilities.
     const raw = ApiObject.of(ds);
     raw.addJsonPatch(
       // Patches pass through the typed converter, which reads IntOrString as `{ value }`.
       JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: { value: 1 } } }),
       JsonPatch.add('/spec/template/spec/priorityClassName', 'system-node-critical'),
-      JsonPatch.add('/spec/template/spec/shareProcessNamespace', true),
       JsonPatch.add('/spec/template/spec/dnsPolicy', 'ClusterFirstWithHostNet'),
       JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
       JsonPatch.add('/spec/template/spec/containers/1/securityContext/capabilities', { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] }),

@@ -1,5 +1,5 @@
 import { APISERVER_PORT } from '../k3s/facts';
-import { urlHost } from '../spec/net';
+import { addressFamily, urlHost } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
 import { generatedBy } from './text';
 
@@ -7,7 +7,7 @@ import { generatedBy } from './text';
 export type HaproxyLogTarget = 'stdout' | 'syslog';
 
 /** Health-check timing: a dead apiserver is out after `fall` misses `inter` apart. */
-export const HEALTH_CHECK = { interMs: 2000, fall: 3, rise: 2 } as const;
+export const HEALTH_CHECK = { interMs: 1000, fall: 2, rise: 2 } as const;
 
 /**
  * haproxy.cfg for the control-plane endpoint: TCP passthrough (TLS ends at the
@@ -16,6 +16,10 @@ export const HEALTH_CHECK = { interMs: 2000, fall: 3, rise: 2 } as const;
  * costs no request even before the checks mark it down.
  */
 export function renderHaproxyCfg(c: ResolvedCluster, log: HaproxyLogTarget): string {
+  // `bind :port` is IPv4 only. `:::port v4v6` takes both families, but fails where the
+  // kernel has IPv6 off, so it is used only where the cluster has IPv6 addresses.
+  const ipv6 = [c.endpoint, ...c.servers.map((s) => s.address)].some((a) => addressFamily(a) === 'ipv6');
+  const bind = ipv6 ? `:::${c.loadBalancer.port} v4v6` : `:${c.loadBalancer.port}`;
   const servers = c.servers.map((s) => `  server ${s.name} ${urlHost(s.address)}:${APISERVER_PORT} check`);
   return `# ${generatedBy(c.source)}
 global
@@ -27,17 +31,18 @@ defaults
   log global
   option tcplog
   option dontlognull
-  option redispatch
+  # Every retry goes to another server; a connect that fails or times out costs 1 s.
+  option redispatch 1
   retries 3
-  timeout connect 5s
+  timeout connect 1s
   # Long idle timeouts: kubectl watch, logs -f and exec hold connections open.
   timeout client 30m
   timeout server 30m
   timeout tunnel 1h
-  timeout check 2s
+  timeout check 1s
 
 frontend k3s-apiserver
-  bind :${c.loadBalancer.port}
+  bind ${bind}
   default_backend k3s-servers
 
 backend k3s-servers

@@ -1,4 +1,5 @@
 import type { ResolvedCluster } from '../spec/resolve';
+import { CHECK_HAPROXY_PATH, renderCheckHaproxy } from './check-haproxy';
 import { renderHaproxyCfg } from './haproxy-cfg';
 import { renderKeepalivedConf, type VrrpPeer } from './keepalived-conf';
 import { cloudConfig } from './user-data';
@@ -12,6 +13,7 @@ export function renderLbUserData(c: ResolvedCluster, host: VrrpPeer): string {
   const hosts = c.loadBalancer.hosts;
   const files = [
     { path: '/etc/haproxy/haproxy.cfg', content: renderHaproxyCfg(c, 'syslog'), permissions: '0644', owner: 'root:root', defer: true },
+    { path: CHECK_HAPROXY_PATH, content: renderCheckHaproxy(c), permissions: '0755', owner: 'root:root', defer: true },
     { path: '/etc/keepalived/keepalived.conf', content: renderKeepalivedConf(c, hosts, host), permissions: '0644', owner: 'root:root', defer: true },
   ];
   const body: Record<string, unknown> = {

@@ -9,6 +9,12 @@ export function isIp(text: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(text) || (ipaddr.IPv6.isValid(text) && !text.includes('%'));
 }
 
+/** The family of an IP address; undefined for anything else (a DNS name). */
+export function addressFamily(text: string): 'ipv4' | 'ipv6' | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return 'ipv4';
+  return isIp(text) ? 'ipv6' : undefined;
+}
+
 /** Whether `text` is a DNS name K3s can put in a certificate. */
 export function isDnsName(text: string): boolean {
   return text.length <= 253 && new RegExp(DNS_SUBDOMAIN).test(text);

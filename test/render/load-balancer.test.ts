@@ -4,10 +4,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { LB_IMAGES } from '../../src/charts/load-balancer';
 import { LB_NAMES } from '../../src/charts/names';
+import { renderCheckHaproxy } from '../../src/render/check-haproxy';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { renderExplain } from '../../src/render/explain';
 import { GOOD, goodFixtures, loadCluster, manifestObjects, parseYaml, runCli, tempDir, treeOf } from '../helpers';
-import { cloudInitSchemaFailures, haproxyFailures, keepalivedFailures, kubernetesSchemaFailures } from '../tools';
+import { cloudInitSchemaFailures, haproxyFailures, keepalivedFailures, kubernetesSchemaFailures, shellcheckFailures } from '../tools';
 
 const clusters = goodFixtures().map((f) => loadCluster(f));
 const example = loadCluster(path.join(GOOD, 'ha.yaml'));
@@ -32,7 +33,7 @@ function allLbConfigs() {
     if (c.loadBalancer.mode === 'daemonset') {
       for (const [k, v] of Object.entries(configMapData(c))) {
         if (k === 'haproxy.cfg') haproxy.set(`${c.source}:configmap:${k}`, v);
-        else keepalived.set(`${c.source}:configmap:${k}`, { iface: c.loadBalancer.interface, text: v });
+        else if (k.endsWith('.conf')) keepalived.set(`${c.source}:configmap:${k}`, { iface: c.loadBalancer.interface, text: v });
       }
     }
   }
@@ -51,12 +52,18 @@ describe('generated LB configuration is accepted by the real tools', () => {
     expect(keepalived.size).toBeGreaterThanOrEqual(10);
     const byIface = new Map<string, Map<string, string>>();
     for (const [name, { iface, text }] of keepalived) byIface.set(iface, (byIface.get(iface) ?? new Map()).set(name, text));
-    for (const [iface, configs] of byIface) expect(await keepalivedFailures(configs, iface)).toEqual([]);
+    for (const [iface, configs] of byIface) expect(await keepalivedFailures(configs, iface, renderCheckHaproxy(example))).toEqual([]);
+  });
+
+  test('fails: keepalived -t drops a check script that is not there, and that counts', async () => {
+    const [name, { text, iface }] = [...keepalived][0];
+    const failures = await keepalivedFailures(new Map([[name, text.replace('check-haproxy.sh', 'nosuch.sh')]]), iface, renderCheckHaproxy(example));
+    expect(failures).toHaveLength(1);
   });
 
   test('fails: keepalived -t rejects a config whose interface is absent (the check is real)', async () => {
     const [name, { text }] = [...keepalived][0];
-    const failures = await keepalivedFailures(new Map([[name, text.replace(/interface \S+/, 'interface nosuch0')]]), 'eth0');
+    const failures = await keepalivedFailures(new Map([[name, text.replace(/interface \S+/, 'interface nosuch0')]]), 'eth0', renderCheckHaproxy(example));
     expect(failures).toHaveLength(1);
   });
 
@@ -73,8 +80,9 @@ describe('haproxy.cfg', () => {
     expect(cfg).toContain('bind :6443');
     for (const s of enterprise.servers) expect(cfg).toContain(`server ${s.name} ${s.address}:6443 check`);
     expect(cfg).toMatch(/mode tcp/);
-    expect(cfg).toMatch(/default-server inter 2000ms fall 3 rise 2/); // a dead apiserver is out in ~6 s
-    expect(cfg).toContain('option redispatch');
+    expect(cfg).toMatch(/default-server inter 1000ms fall 2 rise 2/); // a dead apiserver is out in ~2 s
+    expect(cfg).toContain('option redispatch 1'); // every retry goes to another server
+    expect(cfg).toMatch(/timeout connect 1s/); // a crashed server costs a retry 1 s later, not 5 s
     expect(renderHaproxyCfg(example, 'stdout')).toContain('bind :8443');
   });
 });
@@ -83,17 +91,34 @@ describe('keepalived.conf', () => {
   const confs = enterprise.loadBalancer.hosts.map((h) => treeOf(enterprise).get(`lb/keepalived-${h.name}.conf`) as string);
   const field = (text: string, key: string) => (new RegExp(`^\\s*${key} (\\S+)`, 'm').exec(text) ?? [])[1];
 
-  test('one MASTER, the rest BACKUP with distinct descending priorities', () => {
+  test('every peer BACKUP with nopreempt and distinct descending priorities: a returning peer never takes the VIP back', () => {
     const dsConfs = Object.entries(configMapData(enterpriseDaemonset)).filter(([k]) => k.startsWith('keepalived-')).sort().map(([, v]) => v);
     for (const set of [confs, dsConfs]) {
-      expect(set.map((t) => field(t, 'state'))).toEqual(['MASTER', ...Array(set.length - 1).fill('BACKUP')]);
+      expect(set.map((t) => field(t, 'state'))).toEqual(Array(set.length).fill('BACKUP'));
+      for (const t of set) expect(t).toMatch(/^\s*nopreempt$/m);
       const priorities = set.map((t) => Number(field(t, 'priority')));
       expect([...priorities].sort((a, b) => b - a)).toEqual(priorities);
       expect(new Set(priorities).size).toBe(priorities.length);
-      // When HAProxy dies, the check's weight takes the master below every healthy backup.
-      const weight = Number(field(set[0], 'weight'));
-      expect(priorities[0] + weight).toBeLessThan(Math.min(...priorities));
     }
+  });
+
+  test('the check connects to HAProxy and has no weight, so a failing holder goes to FAULT and resigns at once', () => {
+    for (const t of confs) {
+      expect(t).toContain('script "/etc/keepalived/check-haproxy.sh"');
+      expect(t).not.toMatch(/pidof/); // Debian's pidof is killall5, which keepalived < 2.3 runs under its own name
+      expect(t).not.toMatch(/^\s*weight/m);
+      expect(field(t, 'interval')).toBe('1');
+      expect(field(t, 'fall')).toBe('2');
+      expect(field(t, 'advert_int')).toBe('1');
+    }
+  });
+
+  test('the check script passes shellcheck and tests that HAProxy accepts connections on the LB port', async () => {
+    const script = treeOf(enterprise).get('lb/check-haproxy.sh') as string;
+    expect(await shellcheckFailures(new Map([['check-haproxy.sh', script]]))).toEqual([]);
+    expect(script).toContain('/dev/tcp/127.0.0.1/$1');
+    expect(script).toMatch(/^port=6443$/m);
+    expect(configMapData(example)['check-haproxy.sh']).toMatch(/^port=8443$/m);
   });
 
   test('holds the endpoint VIP on the configured interface and router id, talking unicast to its peers', () => {
@@ -145,7 +170,7 @@ describe('the daemonset load balancer', () => {
       if (sc.allowPrivilegeEscalation === false) expect(sc.capabilities.add ?? []).not.toContain('SYS_ADMIN');
       expect(sc.readOnlyRootFilesystem).toBe(true);
     }
-    expect(spec.shareProcessNamespace).toBe(true); // keepalived's check must see haproxy
+    expect(spec.shareProcessNamespace).toBeUndefined(); // the check connects over the host network
     expect(spec.automountServiceAccountToken).toBe(false);
   });
 
@@ -157,7 +182,10 @@ describe('the daemonset load balancer', () => {
   });
 
   test('one keepalived config per server, chosen by the pod\'s node name', () => {
-    expect(Object.keys(configMapData(example)).sort()).toEqual(['haproxy.cfg', 'keepalived-master-1.conf', 'keepalived-master-2.conf', 'keepalived-master-3.conf']);
+    expect(Object.keys(configMapData(example)).sort()).toEqual(['check-haproxy.sh', 'haproxy.cfg', 'keepalived-master-1.conf', 'keepalived-master-2.conf', 'keepalived-master-3.conf']);
+    // keepalived skips an executable config file and runs only an executable check.
+    const volume = daemonSet(example).spec.template.spec.volumes.find((v: { configMap?: unknown }) => v.configMap).configMap;
+    for (const item of volume.items) expect([item.key, item.mode]).toEqual([item.key, item.key === 'check-haproxy.sh' ? 0o755 : 0o644]);
     const keepalived = daemonSet(example).spec.template.spec.containers.find((c: { name: string }) => c.name === 'keepalived');
     expect(keepalived.command.join(' ')).toContain('keepalived-${NODE_NAME}.conf');
     expect(keepalived.env[0].valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
@@ -168,7 +196,7 @@ describe('modes', () => {
   test('external: files for the LB machines, no LB objects in the cluster', () => {
     const tree = treeOf(enterprise);
     expect([...tree.keys()].filter((k) => k.startsWith('lb/')).sort()).toEqual([
-      'lb/haproxy.cfg', 'lb/keepalived-lb-1.conf', 'lb/keepalived-lb-2.conf', 'lb/lb-1/user-data.yaml', 'lb/lb-2/user-data.yaml',
+      'lb/check-haproxy.sh', 'lb/haproxy.cfg', 'lb/keepalived-lb-1.conf', 'lb/keepalived-lb-2.conf', 'lb/lb-1/user-data.yaml', 'lb/lb-2/user-data.yaml',
     ]);
     expect(manifestObjects(tree).find((o) => o.kind === 'DaemonSet')).toBeUndefined();
     const ud = parseYaml(tree.get('lb/lb-1/user-data.yaml') as string);

@@ -1,0 +1,398 @@
+/**
+ * The failover drill: the generated load balancer, run for real.
+ *
+ * What it builds: one network namespace per LB peer (the servers in daemonset mode,
+ * the LB machines in external mode) and per server, all on one bridge in a switch
+ * namespace, with the cluster file's own addresses and interface name. Every LB peer
+ * runs the distro's `haproxy` and `keepalived` on the generated files, byte for byte
+ * (keepalived sees them at their real paths through a bind mount in its own mount
+ * namespace). Every server runs a stand-in apiserver on :6443. A client namespace
+ * opens a connection to the endpoint every 50 ms and holds four long-lived ones.
+ *
+ * How it differs from production: stand-in apiservers (TCP, answer their name) instead
+ * of K3s; a Linux bridge instead of a switch or cloud network; a "crash" is SIGKILL of
+ * every process in the namespace plus the link going down and the VIP vanishing with
+ * the machine; daemonset mode runs the distro's keepalived rather than the image's,
+ * and HAProxy 2.6 from Debian rather than the image's 2.8. No traffic leaves the lab:
+ * the namespaces have no route out.
+ */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { parse } from 'yaml';
+import { CHECK_HAPROXY_PATH } from '../../src/render/check-haproxy';
+import { HEALTH_CHECK } from '../../src/render/haproxy-cfg';
+import type { ResolvedCluster } from '../../src/spec/resolve';
+import { NetnsLab, sleep, waitFor } from './lab';
+
+/** The contract's bounds (SPEC.md, "Load balancer bounds"). */
+export const BOUNDS = {
+  failoverMs: 4000,
+  failedRequestsOnApiserverDeath: 1,
+  /** After every apiserver returns: HAProxy's `rise` checks, one interval apart, plus one. */
+  recoveryMs: (HEALTH_CHECK.rise + 1) * HEALTH_CHECK.interMs,
+} as const;
+
+const PROBE_INTERVAL_MS = 50;
+/** A patient client (kubectl waits far longer): slow answers count, only failures fail. */
+const PROBE_TIMEOUT_MS = 2500;
+const HELD_CONNECTIONS = 4;
+const CLIENT_MAX_SECONDS = 240;
+
+/** One LB peer's files at their paths on the machine, and how its daemons start. */
+export interface LbPeerFiles {
+  readonly name: string;
+  readonly address: string;
+  /** keepalived.conf's path on the machine, and every file under /etc/keepalived. */
+  readonly keepalivedConf: string;
+  readonly keepalivedDir: ReadonlyMap<string, { readonly content: string; readonly mode: number }>;
+  readonly haproxyCfg: string;
+}
+
+export interface DrillTopology {
+  readonly cluster: ResolvedCluster;
+  readonly peers: readonly LbPeerFiles[];
+}
+
+/** A scenario's row in the drill's table. */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly vipBefore: string;
+  readonly vipAfter: string;
+  /** From the fault until requests succeed again; undefined where nothing failed over. */
+  readonly failoverMs?: number;
+  readonly failed: number;
+  readonly total: number;
+  /** Long-lived connections closed under the client. */
+  readonly cut: number;
+  /** Most peers holding the VIP at one moment (split brain when above 1). */
+  readonly maxHolders: number;
+  readonly bound: string;
+  readonly ok: boolean;
+}
+
+interface ProbeEvent { kind: 'probe'; start: number; end: number; by: string | null }
+interface CutEvent { kind: 'cut'; at: number; by: string }
+
+/** Which scenarios to run; the known-bad check runs only the first two. */
+export type ScenarioSet = 'all' | 'haproxy-only';
+
+/** Runs the drill; returns one row per scenario. `logDir` keeps every daemon's output. */
+export async function runFailoverDrill(topology: DrillTopology, logDir: string, set: ScenarioSet = 'all'): Promise<ScenarioResult[]> {
+  const lab = new NetnsLab(logDir);
+  const onSignal = () => { void lab.close().then(() => process.exit(130)); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await lab.open();
+    return await new Drill(lab, topology, logDir).run(set);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await lab.close();
+  }
+}
+
+/** The smallest prefix (from /24 down) that puts every address on one segment. */
+function segmentPrefix(addresses: readonly string[]): number {
+  const parsed = addresses.map((a) => ipaddr.IPv4.parse(a));
+  for (let bits = 24; bits >= 8; bits--) {
+    if (parsed.every((a) => a.match(parsed[0], bits))) return bits;
+  }
+  throw new Error(`addresses ${addresses.join(', ')} share no /8`);
+}
+
+/** An address on the segment that no node, peer or VIP uses: the client's. */
+function freeAddress(used: ReadonlySet<string>, near: string): string {
+  const octets = ipaddr.IPv4.parse(near).octets;
+  for (let last = 250; last > 1; last--) {
+    const candidate = [...octets.slice(0, 3), last].join('.');
+    if (!used.has(candidate)) return candidate;
+  }
+  throw new Error('no free address for the client');
+}
+
+class Drill {
+  private readonly c: ResolvedCluster;
+  private readonly ns = new Map<string, string>();
+  private readonly haproxy = new Map<string, ChildProcess>();
+  private readonly probes: ProbeEvent[] = [];
+  private readonly cuts: CutEvent[] = [];
+  private readonly holderSamples: { at: number; holders: string[] }[] = [];
+  private monitoring = false;
+  private prefix = 24;
+
+  constructor(private readonly lab: NetnsLab, private readonly topology: DrillTopology, private readonly logDir: string) {
+    this.c = topology.cluster;
+  }
+
+  private get iface(): string { return this.c.loadBalancer.interface; }
+
+  async run(set: ScenarioSet): Promise<ScenarioResult[]> {
+    await this.build();
+    const results: ScenarioResult[] = [];
+    results.push(await this.steady());
+    results.push(...await this.haproxyKilled());
+    if (set === 'all') {
+      results.push(await this.apiserverKilled());
+      results.push(...await this.holderCrashed());
+      results.push(await this.allApiserversKilled());
+    }
+    this.monitoring = false;
+    return results;
+  }
+
+  private async build(): Promise<void> {
+    const { peers } = this.topology;
+    const serverAddresses = this.c.servers.map((s) => s.address);
+    const used = new Set([...serverAddresses, ...peers.map((p) => p.address), this.c.endpoint]);
+    const client = freeAddress(used, this.c.endpoint);
+    this.prefix = segmentPrefix([...used, client]);
+    const hosts = new Map<string, string>();
+    for (const p of peers) hosts.set(p.name, p.address);
+    for (const s of this.c.servers) hosts.set(s.name, s.address);
+    for (const [name, address] of hosts) this.ns.set(name, await this.lab.addHost(name, this.iface, [`${address}/${this.prefix}`]));
+    this.ns.set('client', await this.lab.addHost('client', this.iface, [`${client}/${this.prefix}`]));
+    for (const s of this.c.servers) this.startApiserver(s.name);
+    for (const p of peers) this.startLb(p);
+
+    const clientProc = this.lab.spawnPiped(this.nsOf('client'), 'client', process.execPath, [
+      path.join(__dirname, 'probe-client.js'), this.c.endpoint, String(this.c.loadBalancer.port),
+      String(PROBE_INTERVAL_MS), String(PROBE_TIMEOUT_MS), String(HELD_CONNECTIONS), String(CLIENT_MAX_SECONDS),
+    ]);
+    let buffer = '';
+    clientProc.stdout?.on('data', (d) => {
+      buffer += d;
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const e = JSON.parse(line);
+        if (e.kind === 'probe') this.probes.push(e);
+        else if (e.kind === 'cut') this.cuts.push(e);
+      }
+    });
+    this.monitoring = true;
+    void this.monitor();
+    const ready = await waitFor(async () => {
+      const holders = this.lastHolders();
+      const recent = this.probes.slice(-5);
+      return holders.length === 1 && recent.length === 5 && recent.every((p) => p.by) ? true : undefined;
+    }, 20_000);
+    if (!ready) throw new Error(`the load balancer never came up: holders ${this.lastHolders().join(',') || 'none'}; logs in ${this.logDir}`);
+  }
+
+  private nsOf(name: string): string {
+    const ns = this.ns.get(name);
+    if (!ns) throw new Error(`no namespace for ${name}`);
+    return ns;
+  }
+
+  private startApiserver(server: string): void {
+    this.lab.spawn(this.nsOf(server), `apiserver-${server}`, process.execPath, [path.join(__dirname, 'standin-apiserver.js'), server]);
+  }
+
+  /** Writes the peer's files into its own folder, then starts HAProxy and keepalived on them. */
+  private startLb(peer: LbPeerFiles): void {
+    const root = path.join(this.logDir, 'peers', peer.name);
+    const etc = path.join(root, 'keepalived');
+    const run = path.join(root, 'run');
+    for (const dir of [etc, run]) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    for (const [name, file] of peer.keepalivedDir) fs.writeFileSync(path.join(etc, name), file.content, { mode: file.mode });
+    const cfg = path.join(root, 'haproxy.cfg');
+    fs.writeFileSync(cfg, peer.haproxyCfg);
+    this.startHaproxy(peer.name, cfg);
+    const ns = this.nsOf(peer.name);
+    // keepalived reads its config and the check at their real paths: a bind mount in
+    // the mount namespace that `ip netns exec` gives each command, invisible outside.
+    this.lab.spawn(ns, `keepalived-${peer.name}`, 'sh', ['-c', 'mount --bind "$0" /etc/keepalived && exec "$@"', etc,
+      'keepalived', '--dont-fork', '--log-console', '--log-detail', '--vrrp', '-f', peer.keepalivedConf,
+      `--pid=${run}/keepalived.pid`, `--vrrp_pid=${run}/vrrp.pid`, `--checkers_pid=${run}/checkers.pid`]);
+  }
+
+  private startHaproxy(peer: string, cfg = path.join(this.logDir, 'peers', peer, 'haproxy.cfg')): void {
+    this.haproxy.set(peer, this.lab.spawn(this.nsOf(peer), `haproxy-${peer}`, 'haproxy', ['-db', '-f', cfg]));
+  }
+
+  private async holders(): Promise<string[]> {
+    const held = await Promise.all(this.topology.peers.map(async (p) => {
+      const out = await this.lab.exec(this.nsOf(p.name), 'ip', ['-o', '-4', 'addr', 'show', 'dev', this.iface]).catch(() => '');
+      return out.includes(` ${this.c.endpoint}/`) ? p.name : undefined;
+    }));
+    return held.filter((h): h is string => h !== undefined);
+  }
+
+  /** Samples who holds the VIP every 100 ms for as long as the drill runs. */
+  private async monitor(): Promise<void> {
+    while (this.monitoring) {
+      this.holderSamples.push({ at: Date.now(), holders: await this.holders() });
+      await sleep(100);
+    }
+  }
+
+  private lastHolders(): string[] {
+    return this.holderSamples.at(-1)?.holders ?? [];
+  }
+
+  /** The one holder now, waiting out a transition (at most 10 s). */
+  private async holder(): Promise<string> {
+    const one = await waitFor(async () => (this.lastHolders().length === 1 ? this.lastHolders()[0] : undefined), 10_000);
+    return one ?? `none (${this.lastHolders().join(',')})`;
+  }
+
+  private window(from: number, to: number) {
+    const probes = this.probes.filter((p) => p.start >= from && p.start < to);
+    const failed = probes.filter((p) => !p.by);
+    const lastFailed = failed.at(-1);
+    const recovered = lastFailed ? probes.find((p) => p.start > lastFailed.start && p.by) : undefined;
+    const samples = this.holderSamples.filter((s) => s.at >= from && s.at < to);
+    return {
+      total: probes.length,
+      failed: failed.length,
+      /** When requests succeed again after the last failure in the window. */
+      recoveredAt: recovered?.start,
+      cut: this.cuts.filter((e) => e.at >= from && e.at < to).length,
+      maxHolders: Math.max(0, ...samples.map((s) => s.holders.length)),
+    };
+  }
+
+  private row(scenario: string, vipBefore: string, vipAfter: string, w: ReturnType<Drill['window']>, bound: string, ok: boolean, failoverMs?: number): ScenarioResult {
+    return { scenario, vipBefore, vipAfter, failed: w.failed, total: w.total, cut: w.cut, maxHolders: w.maxHolders, bound, ok: ok && w.maxHolders <= 1, ...(failoverMs !== undefined ? { failoverMs } : {}) };
+  }
+
+  private async steady(): Promise<ScenarioResult> {
+    const from = Date.now();
+    const before = await this.holder();
+    await sleep(2000);
+    const w = this.window(from, Date.now());
+    return this.row('steady state', before, await this.holder(), w, 'no failed request, one holder', w.failed === 0 && w.maxHolders === 1);
+  }
+
+  /**
+   * Waits until the last 10 requests succeeded: the outage is over. Only requests old
+   * enough to have timed out count, as a failure is known only then.
+   */
+  private async settled(since: number, timeoutMs: number): Promise<void> {
+    await waitFor(async () => {
+      const known = Date.now() - PROBE_TIMEOUT_MS - 200;
+      const recent = this.probes.filter((p) => p.start > since && p.start < known).sort((a, b) => a.start - b.start).slice(-10);
+      return recent.length === 10 && recent.every((p) => p.by) ? true : undefined;
+    }, timeoutMs);
+  }
+
+  private async apiserverKilled(): Promise<ScenarioResult> {
+    const before = await this.holder();
+    // Not the holder's own machine, so the VIP has no reason to move.
+    const victim = this.c.servers.find((s) => s.name !== before) ?? this.c.servers[0];
+    const from = Date.now();
+    await this.killProcess(this.nsOf(victim.name), 'standin-apiserver.js');
+    await sleep(3000);
+    this.startApiserver(victim.name);
+    await sleep(HEALTH_CHECK.interMs * (HEALTH_CHECK.rise + 1));
+    const w = this.window(from, Date.now());
+    const after = await this.holder();
+    return this.row(`apiserver on ${victim.name} killed, restored`, before, after, w,
+      `<= ${BOUNDS.failedRequestsOnApiserverDeath} failed request, VIP stays`, w.failed <= BOUNDS.failedRequestsOnApiserverDeath && after === before);
+  }
+
+  private async killProcess(ns: string, match: string): Promise<void> {
+    for (const pid of await this.lab.pids(ns)) {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(match)) process.kill(pid, 'SIGKILL');
+    }
+  }
+
+  /** A fault on the holder, measured until requests succeed again; then the machine returns. */
+  private async failover(name: string, fault: (holder: string) => Promise<void>, recover: (holder: string) => Promise<void>): Promise<ScenarioResult[]> {
+    const before = await this.holder();
+    const from = Date.now();
+    await fault(before);
+    await this.settled(from, 15_000);
+    const after = await this.holder();
+    const w = this.window(from, Date.now());
+    const failoverMs = w.recoveredAt !== undefined ? w.recoveredAt - from : undefined;
+    const moved = after !== before && !after.startsWith('none');
+    const failoverOk = moved && failoverMs !== undefined && failoverMs <= BOUNDS.failoverMs;
+    const rows = [this.row(`${name} on holder`, before, after, w, `VIP moves, <= ${BOUNDS.failoverMs} ms`, failoverOk, failoverMs ?? (w.failed > 0 ? Infinity : 0))];
+
+    const back = Date.now();
+    await recover(before);
+    // Long enough for keepalived there to start, pass its check and see the holder.
+    await sleep(6000);
+    const w2 = this.window(back, Date.now());
+    const final = await this.holder();
+    rows.push(this.row(`${before} returns`, after, final, w2, 'VIP stays, no connection cut', final === after && w2.cut === 0 && w2.failed === 0));
+    return rows;
+  }
+
+  private haproxyKilled(): Promise<ScenarioResult[]> {
+    return this.failover('HAProxy killed',
+      async (holder) => { this.haproxy.get(holder)?.kill('SIGKILL'); },
+      async (holder) => { this.startHaproxy(holder); });
+  }
+
+  private holderCrashed(): Promise<ScenarioResult[]> {
+    return this.failover('crash',
+      async (holder) => {
+        const ns = this.nsOf(holder);
+        // The machine falls off the network first, then everything on it is gone.
+        await this.lab.exec(ns, 'ip', ['link', 'set', this.iface, 'down']);
+        await this.lab.killAll(ns);
+        // The VIP dies with the machine.
+        await this.lab.exec(ns, 'ip', ['addr', 'del', `${this.c.endpoint}/32`, 'dev', this.iface]).catch(() => undefined);
+      },
+      async (holder) => {
+        await this.lab.exec(this.nsOf(holder), 'ip', ['link', 'set', this.iface, 'up']);
+        if (this.c.servers.some((s) => s.name === holder)) this.startApiserver(holder);
+        const peer = this.topology.peers.find((p) => p.name === holder);
+        if (peer) this.startLb(peer);
+      });
+  }
+
+  private async allApiserversKilled(): Promise<ScenarioResult> {
+    const before = await this.holder();
+    const from = Date.now();
+    for (const s of this.c.servers) await this.killProcess(this.nsOf(s.name), 'standin-apiserver.js');
+    await sleep(3000);
+    const restored = Date.now();
+    for (const s of this.c.servers) this.startApiserver(s.name);
+    await this.settled(restored, 18_000);
+    const w = this.window(from, Date.now());
+    const after = await this.holder();
+    const recoveryMs = w.recoveredAt !== undefined ? w.recoveredAt - restored : undefined;
+    const ok = recoveryMs !== undefined && recoveryMs <= BOUNDS.recoveryMs && after === before;
+    return this.row('every apiserver killed, restored', before, after, w, `serves <= ${BOUNDS.recoveryMs} ms after restore, VIP stays`, ok, recoveryMs);
+  }
+}
+
+/** The drill's table, as printed after every run and shown in the README. */
+export function formatTable(title: string, rows: readonly ScenarioResult[]): string {
+  const head = ['scenario', 'VIP before', 'VIP after', 'failover ms', 'failed/total', 'cut', 'holders', 'bound', 'result'];
+  const body = rows.map((r) => [r.scenario, r.vipBefore, r.vipAfter, r.failoverMs === undefined ? '-' : String(r.failoverMs), `${r.failed}/${r.total}`, String(r.cut), String(r.maxHolders), r.bound, r.ok ? 'ok' : 'BROKEN']);
+  return [`${title}`, `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...body.map((b) => `| ${b.join(' | ')} |`)].join('\n');
+}
+
+/** Reads a write_files entry's mode ("0755") as a number. */
+const mode = (permissions: string) => parseInt(permissions, 8);
+
+/** The LB peers of a compiled tree, with the files each machine or pod gets. */
+export function drillTopology(c: ResolvedCluster, tree: ReadonlyMap<string, string>): DrillTopology {
+  if (c.loadBalancer.mode === 'external') {
+    const peers = c.loadBalancer.hosts.map((h) => {
+      const userData = parse(tree.get(`lb/${h.name}/user-data.yaml`) as string) as { write_files: { path: string; content: string; permissions: string }[] };
+      const at = (p: string) => userData.write_files.find((f) => f.path === p) as { content: string; permissions: string };
+      const dir = new Map(userData.write_files.filter((f) => path.dirname(f.path) === path.dirname(CHECK_HAPROXY_PATH))
+        .map((f) => [path.basename(f.path), { content: f.content, mode: mode(f.permissions) }]));
+      return { name: h.name, address: h.address, keepalivedConf: '/etc/keepalived/keepalived.conf', keepalivedDir: dir, haproxyCfg: at('/etc/haproxy/haproxy.cfg').content };
+    });
+    return { cluster: c, peers };
+  }
+  const manifest = tree.get('manifests/load-balancer.k8s.yaml') as string;
+  const configMap = manifest.split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'ConfigMap') as { data: Record<string, string> };
+  const daemonSet = manifest.split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'DaemonSet');
+  // The files as the kubelet projects them: each key at its item's path, with its mode.
+  const volume = daemonSet.spec.template.spec.volumes.find((v: { configMap?: unknown }) => v.configMap).configMap as { defaultMode?: number; items: { key: string; path: string; mode?: number }[] };
+  const dir = new Map(volume.items.map((i) => [i.path, { content: configMap.data[i.key], mode: i.mode ?? volume.defaultMode ?? 0o644 }]));
+  const peers = c.servers.map((s) => ({ name: s.name, address: s.address, keepalivedConf: `/etc/keepalived/keepalived-${s.name}.conf`, keepalivedDir: dir, haproxyCfg: configMap.data['haproxy.cfg'] }));
+  return { cluster: c, peers };
+}
