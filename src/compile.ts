@@ -9,9 +9,10 @@ import { renderK3sConfig } from './render/k3s-config';
 import { renderNodeUserData } from './render/user-data';
 import { renderCheckHaproxy } from './render/check-haproxy';
 import { renderHaproxyCfg } from './render/haproxy-cfg';
-import { renderKeepalivedConf } from './render/keepalived-conf';
+import { renderKeepalivedConf, vrrpPeers } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
 import { renderRunbook } from './render/runbook';
+import { renderS3SecretTemplate, S3_SECRET_TEMPLATE } from './render/etcd-s3-secret';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -153,12 +154,15 @@ export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIS
   if (c.loadBalancer.mode === 'external') {
     put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
     put('lb/check-haproxy.sh', renderCheckHaproxy(c));
-    for (const host of c.loadBalancer.hosts) {
-      put(`lb/keepalived-${host.name}.conf`, renderKeepalivedConf(c, c.loadBalancer.hosts, host));
-      put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, host));
+    const peers = vrrpPeers(c);
+    for (const host of peers) {
+      put(`lb/keepalived-${host.name}.conf`, renderKeepalivedConf(c, peers, host));
+      put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, peers, host));
     }
   }
   put('RUNBOOK.md', renderRunbook(c));
+  const s3Secret = renderS3SecretTemplate(c);
+  if (s3Secret) put(S3_SECRET_TEMPLATE, s3Secret);
   // cdk8s loads only here, so validate and explain stay fast.
   const { buildKubernetesFiles } = require('./charts') as typeof import('./charts');
   for (const [rel, content] of buildKubernetesFiles(c, `${dist}/${c.name}`)) put(rel, content);

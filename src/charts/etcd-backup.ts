@@ -45,7 +45,8 @@ export class EtcdBackupChart extends Chart {
       metadata: { name: BACKUP_NAMES.cronJob(target.name), labels: { ...shared.labels, 'k3s-gitops.dev/backup-target': target.name } },
       podMetadata: { labels: { ...shared.labels, 'k3s-gitops.dev/backup-target': target.name } },
       schedule: Cron.schedule(cronFields(c.backup?.schedule ?? '')),
-      timeZone: 'Etc/UTC',
+      // K3s snapshots on each server's local clock; the user names the zone that matches.
+      timeZone: c.backup?.timeZone,
       concurrencyPolicy: kplus.ConcurrencyPolicy.FORBID,
       startingDeadline: Duration.minutes(10),
       successfulJobsRetained: 3,
@@ -60,7 +61,9 @@ export class EtcdBackupChart extends Chart {
     for (const [key, value] of Object.entries(CONTROL_PLANE_SELECTOR)) cron.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is(key, value)));
     for (const key of shared.tolerated) cron.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(key)));
 
-    const snapshots = kplus.Volume.fromHostPath(this, `${id}-snapshots`, 'snapshots', { path: c.snapshots.dir, type: kplus.HostPathVolumeType.DIRECTORY });
+    // A server that has not taken its first snapshot has no folder yet; the copy then
+    // finds nothing and fails as stale, which says more than a pod stuck on a mount.
+    const snapshots = kplus.Volume.fromHostPath(this, `${id}-snapshots`, 'snapshots', { path: c.snapshots.dir, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE });
     const scriptVolume = kplus.Volume.fromConfigMap(this, `${id}-script`, shared.script, { name: 'script' });
     const env: Record<string, kplus.EnvValue> = {
       SNAPSHOT_DIR: kplus.EnvValue.fromValue('/snapshots'),

@@ -5,7 +5,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { CHECK_HAPROXY_PATH, renderCheckHaproxy } from '../render/check-haproxy';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
-import { renderKeepalivedConf } from '../render/keepalived-conf';
+import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { LB_NAMES, SYSTEM_NAMESPACE } from './names';
@@ -29,7 +29,7 @@ export class LoadBalancerChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
     super(scope, id, { disableResourceNameHashes: true, namespace: SYSTEM_NAMESPACE });
     const labels = commonLabels(c.name, 'api-load-balancer');
-    const peers = c.servers.map((s) => ({ name: s.name, address: s.address }));
+    const peers = vrrpPeers(c);
     const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout'), [path.basename(CHECK_HAPROXY_PATH)]: renderCheckHaproxy(c) };
     for (const peer of peers) data[`keepalived-${peer.name}.conf`] = renderKeepalivedConf(c, peers, peer);
 

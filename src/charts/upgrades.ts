@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels, serverTaintKeys } from './common';
+import { commonLabels } from './common';
 
 /** Where system-upgrade-controller runs, and the service account its install creates. */
 export const SUC_NAMESPACE = 'system-upgrade';
@@ -24,7 +24,8 @@ export class UpgradePlansChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
     super(scope, id, { disableResourceNameHashes: true, namespace: SUC_NAMESPACE });
     const labels = commonLabels(c.name, 'upgrades');
-    const tolerations = serverTaintKeys(c).map((key) => ({ key, operator: 'Exists' }));
+    // Every taint: a node the Plan skips would stay on the old version (or config) for good.
+    const tolerations = [{ operator: 'Exists' }];
     new ApiObject(this, 'server', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
@@ -52,6 +53,7 @@ export class UpgradePlansChart extends Chart {
         // Agents wait until every server runs the new version.
         prepare: { image: UPGRADE_IMAGE, args: ['prepare', 'k3s-server'] },
         serviceAccountName: SUC_SERVICE_ACCOUNT,
+        tolerations,
         upgrade: { image: UPGRADE_IMAGE },
         version: c.k3sVersion,
       },

@@ -27,3 +27,19 @@ export function upgradeProblem(from: K3sVersion, to: K3sVersion): { code: 'K3S_D
   }
   return undefined;
 }
+
+/**
+ * The first release of each minor line that reads S3 settings from
+ * `etcd-s3-config-secret`: "S3 Configuration Secret support is available as of the
+ * August 2024 releases: v1.30.4+k3s1, v1.29.8+k3s1, v1.28.13+k3s1" (k3s-io/docs,
+ * docs/cli/etcd-snapshot.md). Every minor after v1.30 has it from its first release.
+ */
+const S3_CONFIG_SECRET_SINCE: Readonly<Record<string, number>> = { '1.28': 13, '1.29': 8, '1.30': 4 };
+
+/** Whether a release reads `etcd-s3-config-secret`. */
+export function supportsS3ConfigSecret(v: K3sVersion): boolean {
+  if (v.major !== 1) return v.major > 1;
+  if (v.minor > 30) return true;
+  const since = S3_CONFIG_SECRET_SINCE[`1.${v.minor}`];
+  return since !== undefined && v.patch >= since;
+}

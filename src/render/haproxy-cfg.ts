@@ -18,7 +18,7 @@ export const HEALTH_CHECK = { interMs: 1000, fall: 2, rise: 2 } as const;
 export function renderHaproxyCfg(c: ResolvedCluster, log: HaproxyLogTarget): string {
   // `bind :port` is IPv4 only. `:::port v4v6` takes both families, but fails where the
   // kernel has IPv6 off, so it is used only where the cluster has IPv6 addresses.
-  const ipv6 = [c.endpoint, ...c.servers.map((s) => s.address)].some((a) => addressFamily(a) === 'ipv6');
+  const ipv6 = [c.endpoint, ...c.servers.flatMap((s) => s.addresses)].some((a) => addressFamily(a) === 'ipv6');
   const bind = ipv6 ? `:::${c.loadBalancer.port} v4v6` : `:${c.loadBalancer.port}`;
   const servers = c.servers.map((s) => `  server ${s.name} ${urlHost(s.address)}:${APISERVER_PORT} check`);
   return `# ${generatedBy(c.source)}

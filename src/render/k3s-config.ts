@@ -7,11 +7,11 @@ function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConf
   const keys: Record<string, K3sConfigValue> = {
     'token-file': c.tokenFile,
     'node-name': node.name,
-    'node-ip': node.address,
+    'node-ip': node.addresses.join(','),
   };
   const server = joinUrl(c, node);
   if (server) keys.server = server;
-  if (node.externalAddress) keys['node-external-ip'] = node.externalAddress;
+  if (node.externalAddresses.length > 0) keys['node-external-ip'] = node.externalAddresses.join(',');
   const labels = Object.entries(node.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
   if (labels.length > 0) keys['node-label'] = labels;
   if (node.taints.length > 0) keys['node-taint'] = [...node.taints];
@@ -46,17 +46,9 @@ function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConf
   return keys;
 }
 
-/** Merges extraConfig over the compiler's keys; a per-node `disable` adds to the cluster's. */
+/** Lays extraConfig over the compiler's keys; the rules keep it off every key we set. */
 function merge(base: Record<string, K3sConfigValue>, ...layers: K3sConfigMap[]): Record<string, K3sConfigValue> {
-  const out = { ...base };
-  for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) {
-      out[key] = key === 'disable'
-        ? [...new Set([...[out.disable ?? []].flat(), ...[value].flat()].map(String))].sort()
-        : value;
-    }
-  }
-  return out;
+  return Object.assign({ ...base }, ...layers);
 }
 
 /** The node's full K3s configuration, as an object. */

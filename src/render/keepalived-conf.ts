@@ -1,3 +1,4 @@
+import { addressFamily } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
 import { CHECK_HAPROXY_PATH } from './check-haproxy';
 import { generatedBy } from './text';
@@ -6,6 +7,17 @@ import { generatedBy } from './text';
 export interface VrrpPeer {
   readonly name: string;
   readonly address: string;
+}
+
+/**
+ * The machines that hold the VIP, in priority order: the LB machines (external mode)
+ * or the servers (daemonset mode). VRRP runs in the VIP's family, so a dual-stack
+ * server talks to its peers from its address of that family.
+ */
+export function vrrpPeers(c: ResolvedCluster): VrrpPeer[] {
+  const family = addressFamily(c.endpoint);
+  const machines = c.loadBalancer.mode === 'external' ? c.loadBalancer.hosts.map((h) => ({ name: h.name, addresses: [h.address] })) : c.servers;
+  return machines.map((m) => ({ name: m.name, address: m.addresses.find((a) => addressFamily(a) === family) ?? m.addresses[0] }));
 }
 
 /** The highest priority; each next peer gets 10 less. */

@@ -9,12 +9,11 @@ import { cloudConfig } from './user-data';
  * distribution's packages; the configuration is written after they are installed
  * (`defer`), so the packages' own defaults never win, then both are (re)started.
  */
-export function renderLbUserData(c: ResolvedCluster, host: VrrpPeer): string {
-  const hosts = c.loadBalancer.hosts;
+export function renderLbUserData(c: ResolvedCluster, peers: readonly VrrpPeer[], host: VrrpPeer): string {
   const files = [
     { path: '/etc/haproxy/haproxy.cfg', content: renderHaproxyCfg(c, 'syslog'), permissions: '0644', owner: 'root:root', defer: true },
     { path: CHECK_HAPROXY_PATH, content: renderCheckHaproxy(c), permissions: '0755', owner: 'root:root', defer: true },
-    { path: '/etc/keepalived/keepalived.conf', content: renderKeepalivedConf(c, hosts, host), permissions: '0644', owner: 'root:root', defer: true },
+    { path: '/etc/keepalived/keepalived.conf', content: renderKeepalivedConf(c, peers, host), permissions: '0644', owner: 'root:root', defer: true },
   ];
   const body: Record<string, unknown> = {
     hostname: host.name,

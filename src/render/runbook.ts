@@ -1,5 +1,6 @@
 import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../charts/names';
-import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster } from '../spec/resolve';
+import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { generatedBy } from './text';
 
 const CONFIG = '/etc/rancher/k3s/config.yaml';
@@ -39,6 +40,79 @@ function s3Flags(c: ResolvedCluster): string[] {
   ];
 }
 
+/** A one-off copy of config.yaml without `server:`, for the reset only. */
+const RESET_CONFIG = '/etc/rancher/k3s/cluster-reset.yaml';
+
+/**
+ * K3s refuses `--cluster-reset` while a server URL is configured: "cannot perform
+ * cluster-reset while server URL is set - remove server from configuration before
+ * resetting" (k3s-io/k3s pkg/cli/server/server.go). A server that joined has one.
+ */
+const RESET_CONFIG_WHY = `Its config.yaml has a \`server\` key, and K3s refuses to reset while one is set, so the reset reads a copy without it (\`--config\`; config.yaml itself is never edited).`;
+
+/** Whether this server's config.yaml has a `server:` key. */
+const hasServerKey = (c: ResolvedCluster, s: ResolvedNode) => joinUrl(c, s) !== undefined;
+
+/**
+ * `k3s server --cluster-reset` on one server, with the flags given: straight from
+ * config.yaml, or from a copy without `server:` where the server joined through one.
+ */
+function resetCommands(c: ResolvedCluster, s: ResolvedNode, flags: readonly string[], keepEnv = false): string[] {
+  const sudo = keepEnv ? 'sudo -E' : 'sudo';
+  if (!hasServerKey(c, s)) return [`${sudo} k3s server \\`, '  --cluster-reset' + (flags.length > 0 ? ' \\' : ''), ...flags];
+  return [
+    `sudo sh -c "umask 077; grep -v '^server:' ${CONFIG} > ${RESET_CONFIG}"`,
+    `${sudo} k3s server --config ${RESET_CONFIG} \\`,
+    '  --cluster-reset' + (flags.length > 0 ? ' \\' : ''),
+    ...flags,
+    `sudo rm ${RESET_CONFIG}`,
+  ];
+}
+
+/** How to create the Secret K3s reads its S3 settings from; values never enter Git. */
+function s3ConfigSecret(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const s3 = c.etcdS3;
+  if (!s3?.configSecret) return;
+  p('### The S3 config Secret');
+  p(`K3s reads its S3 settings and keys from the kube-system Secret \`${s3.configSecret}\` each time it saves, lists or prunes snapshots (not during a restore). Until it exists, uploads fail. Its type is \`etcd.k3s.cattle.io/s3-config-secret\`; each setting is one \`etcd-s3-*\` key. \`${S3_SECRET_TEMPLATE}\` holds it with placeholders for the keys. Create it from your secret store:`);
+  p(fence([
+    `kubectl -n kube-system create secret generic ${s3.configSecret} \\`,
+    '  --type=etcd.k3s.cattle.io/s3-config-secret \\',
+    `  --from-literal=etcd-s3-endpoint=${s3.endpoint} \\`,
+    `  --from-literal=etcd-s3-bucket=${s3.bucket} \\`,
+    ...(s3.folder ? [`  --from-literal=etcd-s3-folder=${s3.folder} \\`] : []),
+    `  --from-literal=etcd-s3-region=${s3.region} \\`,
+    `  --from-literal=etcd-s3-insecure=${s3.insecure} \\`,
+    '  --from-literal=etcd-s3-access-key="$AWS_ACCESS_KEY_ID" \\',
+    '  --from-literal=etcd-s3-secret-key="$AWS_SECRET_ACCESS_KEY"',
+  ]));
+}
+
+/**
+ * Quorum lost with the data intact: reset the survivor with the newest data to a
+ * one-member cluster, then rejoin the rest. Before bootstrap the first server founds
+ * the cluster and every other server joins it; if the survivor is another server,
+ * starting the first server with that config would found a second, empty cluster, so
+ * every other server takes its bootstrapped config (joins through the endpoint) first.
+ */
+function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const first = c.servers[0];
+  p('## Quorum lost, data intact');
+  p(`When more than ${c.quorum.tolerated} server(s) are gone for good but a survivor's disk is intact, no snapshot is needed: reset the survivor with the newest data (the highest \`etcdctl endpoint status\` revision, or the last to fail) to a one-member cluster, then rejoin the others to it.`);
+  p('1. Stop K3s on every server that still runs.');
+  p('2. On the survivor, reset and start it. The commands for each server as the survivor:');
+  for (const s of c.servers) {
+    p(`- **${s.name}** (${s.address})${hasServerKey(c, s) ? `: ${RESET_CONFIG_WHY}` : ''}`);
+    p(fence([...resetCommands(c, s, []), 'sudo systemctl start k3s']));
+  }
+  if (!c.bootstrapped && c.servers.length > 1) {
+    p(`3. **If the survivor is not ${first.name}**: ${first.name}'s config founds the cluster (\`cluster-init\`) and the others join ${first.name}, so starting them as they are would found a second, empty cluster. First set \`bootstrapped: true\` in \`${c.source}\`, run \`npm run synth\`, commit, and install each other server's new config.yaml (it joins through the endpoint, ${endpointUrl(c)}${c.loadBalancer.mode === 'daemonset' ? ', which the survivor\'s load balancer pod serves' : ''}):`);
+    p(fence([`# for each server that rejoins, e.g. ${first.name}:`, `scp dist/${c.name}/nodes/${first.name}/config.yaml ${first.address}:/tmp/k3s-config.yaml`, `ssh ${first.address} sudo install -m 0600 /tmp/k3s-config.yaml ${CONFIG}`]));
+  }
+  p(`${!c.bootstrapped && c.servers.length > 1 ? '4' : '3'}. On every other server, delete its old etcd data and start K3s; it joins the survivor as a new member:`);
+  p(fence([`sudo rm -rf ${c.dataDir}/server/db/`, 'sudo systemctl start k3s']));
+}
+
 /**
  * RUNBOOK.md for one cluster: its quorum, what failures do, how to check backups, and
  * K3s's restore procedure with this cluster's names, addresses, paths and bucket.
@@ -47,7 +121,6 @@ export function renderRunbook(c: ResolvedCluster): string {
   const q = c.quorum;
   const first = c.servers[0];
   const others = c.servers.slice(1);
-  const firstHasServerKey = joinUrl(c, first) !== undefined;
   const localSnapshot = `${c.snapshots.dir}/${c.snapshots.name}-${first.name}-<unix-time>`;
   const out: string[] = [];
   const p = (...lines: string[]) => out.push(...lines, '');
@@ -67,7 +140,7 @@ export function renderRunbook(c: ResolvedCluster): string {
   p(...failureRows(c));
 
   p('## Checking that backups run');
-  p(`K3s snapshots etcd on every server on \`${c.snapshots.schedule}\` (each server's local time), keeping ${c.snapshots.retention}, in \`${c.snapshots.dir}\`.${c.etcdS3 ? ` K3s also uploads them to \`s3://${c.etcdS3.bucket}${c.etcdS3.folder ? `/${c.etcdS3.folder}` : ''}\` at \`${c.etcdS3.endpoint}\`.` : ''}`);
+  p(`K3s snapshots etcd on every server on \`${c.snapshots.schedule}\` in each server's local time zone (K3s reads the cron in the node's zone), keeping ${c.snapshots.retention}, in \`${c.snapshots.dir}\`.${c.etcdS3 ? ` K3s also uploads them to \`s3://${c.etcdS3.bucket}${c.etcdS3.folder ? `/${c.etcdS3.folder}` : ''}\` at \`${c.etcdS3.endpoint}\`.` : ''}`);
   const checks = [
     `ssh ${first.address} sudo k3s etcd-snapshot ls          # snapshots this server holds${c.etcdS3 ? ', and those in S3' : ''}`,
     'kubectl get etcdsnapshotfiles                          # every snapshot K3s knows of, all servers',
@@ -79,9 +152,11 @@ export function renderRunbook(c: ResolvedCluster): string {
   p(fence(checks));
   for (const t of c.backup?.targets ?? []) {
     const where = t.nfs ? `NFS \`${t.nfs.server}:${t.nfs.path}\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}\` at \`${t.s3?.endpoint}\``;
-    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\`, keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval.`);
+    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\` in ${c.backup?.timeZone} (\`backup.timeZone\`; set it to the servers' zone so copies follow snapshots), keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval.`);
   }
   if (!c.etcdS3 && (c.backup?.targets.length ?? 0) === 0) p('**No off-node copy is configured: the snapshots die with the server disks.** Add `etcd.s3` or `backup.targets`.');
+
+  if (c.etcdS3?.configSecret) s3ConfigSecret(c, p);
 
   p('## Replacing one failed server');
   p(`While quorum holds (${q.quorum} of ${q.servers} servers up), a dead server is replaced without a restore. Deleting its Node makes K3s remove its etcd member.`);
@@ -98,33 +173,22 @@ export function renderRunbook(c: ResolvedCluster): string {
   p(`Restoring rolls the whole cluster back to the snapshot. The token at \`${c.tokenFile}\` must be the one in use when the snapshot was taken: K3s decrypts its bootstrap data with it. The restore runs on **${first.name}** (${first.address}); the other servers are wiped and rejoin it.`);
   p('1. Stop K3s on every server:');
   p(fence(c.servers.map((s) => `ssh ${s.address} sudo systemctl stop k3s        # ${s.name}`)));
-  p(`2. On ${first.name}, reset etcd from the snapshot.${firstHasServerKey ? ` Its config.yaml has a \`server\` key, and K3s refuses to reset while one is set, so it is set aside for the reset.` : ''}`);
-  const before = firstHasServerKey ? [`sudo sed -i.k3s-gitops-bak '/^server:/d' ${CONFIG}`] : [];
-  const after = firstHasServerKey ? [`sudo mv ${CONFIG}.k3s-gitops-bak ${CONFIG}`] : [];
+  p(`2. On ${first.name}, reset etcd from the snapshot.${hasServerKey(c, first) ? ` ${RESET_CONFIG_WHY}` : ''}`);
   p('From a local snapshot (one this server took, or a copy fetched from a backup target):');
-  p(fence([
-    ...before,
-    'sudo k3s server \\',
-    '  --cluster-reset \\',
+  p(fence(resetCommands(c, first, [
     ...(c.etcdS3 ? ['  --etcd-s3=false \\'] : []),
     `  --cluster-reset-restore-path=${localSnapshot}`,
-    ...after,
-  ]));
+  ])));
   for (const t of c.backup?.targets ?? []) {
     if (t.nfs) p(`A copy on the NFS target: \`sudo mount ${t.nfs.server}:${t.nfs.path} /mnt && sudo cp /mnt/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
     else p(`A copy in \`s3://${t.s3?.bucket}/${t.s3?.folder}\`: \`aws s3 cp --endpoint-url https://${t.s3?.endpoint} s3://${t.s3?.bucket}/${t.s3?.folder}/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
   }
   if (c.etcdS3) {
     p(`From K3s's own S3 upload: K3s cannot read the \`${c.etcdS3.configSecret ?? 'S3'}\` Secret during a restore, so the S3 settings and keys are passed explicitly, and the snapshot is given by name only:`);
-    p(fence([
-      ...before,
-      'export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # from your secret store',
-      'sudo -E k3s server \\',
-      '  --cluster-reset \\',
+    p(fence(['export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # from your secret store', ...resetCommands(c, first, [
       ...s3Flags(c),
       `  --cluster-reset-restore-path=${c.snapshots.name}-${first.name}-<unix-time>`,
-      ...after,
-    ]));
+    ], true)]));
   }
   p('K3s prints `Managed etcd cluster membership has been reset, restart without --cluster-reset flag now.` and exits.');
   p(`3. Start K3s on ${first.name}:`);
@@ -136,6 +200,6 @@ export function renderRunbook(c: ResolvedCluster): string {
   }
   p(`${others.length > 0 ? '5' : '4'}. Check: \`kubectl get nodes\` lists every server Ready; agents reconnect by themselves.`);
   p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} --token-env K3S_TOKEN --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
-  p('Quorum lost but the data is intact (no snapshot needed): stop K3s everywhere, run `sudo k3s server --cluster-reset` (without a restore path) on the most up-to-date survivor, start it, then wipe `server/db` on the others and start them.');
+  quorumLost(c, p);
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -93,6 +93,16 @@ function restoreConfig(c: ResolvedCluster, node: ResolvedNode, plan: RestorePlan
 }
 
 /**
+ * Distribution packages a node needs for what the cluster file asks of it. The backup
+ * CronJobs mount NFS targets on a server, and the kubelet mounts an NFS volume with
+ * the host's `mount.nfs`, which Debian and Ubuntu ship in `nfs-common`.
+ */
+export function nodePackages(c: ResolvedCluster, node: ResolvedNode): string[] {
+  const nfs = node.role === 'server' && (c.backup?.targets ?? []).some((t) => t.nfs);
+  return nfs ? ['nfs-common'] : [];
+}
+
+/**
  * The `#cloud-config` that turns a blank machine into this node: config.yaml (0600),
  * the pinned K3s from the official installer, started. Without a token it expects the
  * token at token.file already; `seed` passes one, and a restore plan to rebuild a
@@ -134,8 +144,9 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
 
   const body: Record<string, unknown> = { hostname: node.name, write_files: files, runcmd };
   if (c.cloudInit.sshAuthorizedKeys.length > 0) body.ssh_authorized_keys = [...c.cloudInit.sshAuthorizedKeys];
-  if (c.cloudInit.packages.length > 0) {
-    body.packages = [...c.cloudInit.packages];
+  const packages = [...nodePackages(c, node), ...c.cloudInit.packages];
+  if (packages.length > 0) {
+    body.packages = [...new Set(packages)];
     body.package_update = true;
   }
   const join = joinUrl(c, node);

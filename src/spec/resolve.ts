@@ -9,8 +9,11 @@ export interface ResolvedNode {
   readonly index: number;
   readonly name: string;
   readonly role: NodeRole;
+  /** The node's first address: what peers, backends and commands use. */
   readonly address: string;
-  readonly externalAddress?: string;
+  /** Every address as written, one per family on a dual-stack node (K3s's `node-ip`). */
+  readonly addresses: readonly string[];
+  readonly externalAddresses: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly string[];
   readonly extraConfig: K3sConfigMap;
@@ -69,7 +72,8 @@ export interface ResolvedCluster {
   readonly dataDir: string;
   readonly snapshots: { readonly schedule: string; readonly retention: number; readonly dir: string; readonly name: string };
   readonly etcdS3?: Required<Omit<EtcdS3Spec, 'configSecret' | 'folder'>> & Pick<EtcdS3Spec, 'configSecret' | 'folder'>;
-  readonly backup?: { readonly schedule: string; readonly targets: readonly ResolvedBackupTarget[] };
+  /** `timeZone` is the IANA zone the copy schedule is read in. */
+  readonly backup?: { readonly schedule: string; readonly timeZone: string; readonly targets: readonly ResolvedBackupTarget[] };
   readonly gitops?: { readonly engine: GitOpsEngine; readonly repository: string; readonly branch: string; readonly secretName?: string; readonly upgrades: boolean };
   readonly cloudInit: {
     readonly sshAuthorizedKeys: readonly string[];
@@ -98,7 +102,11 @@ export const DEFAULTS = {
   snapshotRetention: 5,
   s3Region: 'us-east-1',
   branch: 'main',
+  backupTimeZone: 'Etc/UTC',
 } as const;
+
+/** A node's addresses: one, or one per family comma-separated, as K3s's `node-ip` takes them. */
+const addressList = (text: string): string[] => text.split(',').map((a) => a.trim());
 
 /** Quorum for n etcd members: a majority; the rest may fail. */
 export function quorumFor(servers: number): Quorum {
@@ -116,8 +124,9 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     index,
     name: n.name,
     role: n.role,
-    address: n.address,
-    ...(n.externalAddress ? { externalAddress: n.externalAddress } : {}),
+    address: addressList(n.address)[0],
+    addresses: addressList(n.address),
+    externalAddresses: n.externalAddress ? addressList(n.externalAddress) : [],
     labels: n.labels ?? {},
     taints: n.taints ?? [],
     extraConfig: n.extraConfig ?? {},
@@ -177,6 +186,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     ...(spec.backup ? {
       backup: {
         schedule: spec.backup.schedule,
+        timeZone: spec.backup.timeZone ?? DEFAULTS.backupTimeZone,
         targets: spec.backup.targets.map((t) => ({
           name: t.name,
           ...(t.nfs ? { nfs: { server: t.nfs.server, path: t.nfs.path } } : {}),

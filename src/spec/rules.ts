@@ -1,11 +1,11 @@
 import { flagsFor } from '../k3s/flags';
-import { parseK3sVersion } from '../k3s/version';
+import { parseK3sVersion, supportsS3ConfigSecret } from '../k3s/version';
 import {
   CRITICAL_SERVER_KEYS, isRestrictedLabel, NODE_PORT_RANGE, SECRET_KEYS, SERVER_NODE_PORTS,
 } from '../k3s/facts';
 import { type Finding, pointer, show } from './diagnostics';
 import { isValidCron } from './cron';
-import { cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
+import { addressFamily, cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
 import type { ResolvedCluster, ResolvedNode } from './resolve';
 import type { K3sConfigMap } from './types';
 
@@ -97,9 +97,16 @@ const addresses: Rule = (c) => {
   const needIp = (value: string, where: string) => {
     if (!isIp(value)) findings.push({ code: 'INVALID_ADDRESS', pointer: where, message: `found ${show(value)}; expected an IPv4 or IPv6 address` });
   };
+  const addressList = (list: readonly string[], where: string) => {
+    list.forEach((a) => needIp(a, where));
+    const families = list.map(addressFamily);
+    if (list.length > 2 || (families.length === 2 && families[0] === families[1])) {
+      findings.push({ code: 'ADDRESS_FAMILY', pointer: where, message: `found ${show(list.join(','))}; a node has one address, or one IPv4 and one IPv6 address (dual-stack), comma-separated` });
+    }
+  };
   for (const n of c.nodes) {
-    needIp(n.address, nodePtr(n, 'address'));
-    if (n.externalAddress !== undefined) needIp(n.externalAddress, nodePtr(n, 'externalAddress'));
+    addressList(n.addresses, nodePtr(n, 'address'));
+    if (n.externalAddresses.length > 0) addressList(n.externalAddresses, nodePtr(n, 'externalAddress'));
   }
   c.loadBalancer.hosts.forEach((h, i) => needIp(h.address, pointer('spec', 'controlPlane', 'loadBalancer', 'hosts', i, 'address')));
   c.backup?.targets.forEach((t, i) => {
@@ -148,11 +155,37 @@ const network: Rule = (c) => {
     findings.push({ code: 'DNS_OUTSIDE_SERVICE_CIDR', pointer: '/spec/network/clusterDns', message: `clusterDns ${c.network.clusterDns} is outside serviceCidr ${c.network.serviceCidr}; CoreDNS's Service IP must come from the service range` });
   }
   for (const n of c.nodes) {
-    const range = [...(pods ?? []), ...(services ?? [])].find((b) => cidrContains(b, n.address));
-    if (range) findings.push({ code: 'ADDRESS_IN_CLUSTER_CIDR', pointer: nodePtr(n, 'address'), message: `node address ${n.address} lies inside the cluster's own range ${range[0].toString()}/${range[1]}; node, pod and service networks must be disjoint` });
+    for (const address of n.addresses) {
+      const range = [...(pods ?? []), ...(services ?? [])].find((b) => cidrContains(b, address));
+      if (range) findings.push({ code: 'ADDRESS_IN_CLUSTER_CIDR', pointer: nodePtr(n, 'address'), message: `node address ${address} lies inside the cluster's own range ${range[0].toString()}/${range[1]}; node, pod and service networks must be disjoint` });
+    }
+  }
+  return [...findings, ...(pods && services ? addressFamilies(c, pods, services) : [])];
+};
+
+const familyNames = (families: ReadonlySet<string>) => [...families].sort().map((f) => (f === 'ipv4' ? 'IPv4' : 'IPv6')).join(' and ') || 'none';
+const sameFamilies = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((f) => b.has(f));
+
+/**
+ * K3s refuses to start a node whose node-ip families differ from cluster-cidr's:
+ * "cluster-cidr: ... and node-ip: ..., must share the same IP version (IPv4, IPv6 or
+ * dual-stack)" (k3s-io/k3s pkg/agent/run.go). Pod and service ranges must match too.
+ */
+function addressFamilies(c: ResolvedCluster, pods: Cidr[], services: Cidr[]): Finding[] {
+  const findings: Finding[] = [];
+  const podFamilies = new Set(pods.map((p) => p[0].kind()));
+  const serviceFamilies = new Set(services.map((p) => p[0].kind()));
+  if (!sameFamilies(podFamilies, serviceFamilies)) {
+    findings.push({ code: 'ADDRESS_FAMILY', pointer: '/spec/network/serviceCidr', message: `serviceCidr is ${familyNames(serviceFamilies)} but clusterCidr is ${familyNames(podFamilies)}; both must cover the same families` });
+  }
+  for (const n of c.nodes) {
+    const families = new Set(n.addresses.map(addressFamily).filter((f): f is 'ipv4' | 'ipv6' => f !== undefined));
+    if (families.size > 0 && !sameFamilies(families, podFamilies)) {
+      findings.push({ code: 'ADDRESS_FAMILY', pointer: nodePtr(n, 'address'), message: `${n.name} has ${familyNames(families)} address(es) but clusterCidr ${c.network.clusterCidr} is ${familyNames(podFamilies)}; K3s refuses to start a node whose node-ip families differ from cluster-cidr's. Give the node one address per family the cluster has, comma-separated` });
+    }
   }
   return findings;
-};
+}
 
 const schedules: Rule = (c) => {
   const findings: Finding[] = [];
@@ -177,6 +210,17 @@ const loadBalancer: Rule = (c) => {
     findings.push({ code: 'LB_HOSTS_REQUIRED', pointer: `${where}/hosts`, message: 'mode "external" needs the LB machines in hosts: [{name, address}], two or more for HA' });
   } else if (lb.mode === 'external' && lb.hosts.length === 1) {
     findings.push({ code: 'LB_SINGLE_HOST', severity: 'warning', pointer: `${where}/hosts`, message: 'one LB machine: the endpoint dies with it; add a second host for keepalived to fail over to' });
+  }
+  if (lb.mode !== 'none' && isIp(c.endpoint)) {
+    // keepalived speaks VRRP in the VIP's family: every peer needs an address of it.
+    const family = addressFamily(c.endpoint);
+    const peers = lb.mode === 'external'
+      ? lb.hosts.map((h, i) => ({ name: h.name, addresses: [h.address], at: pointer('spec', 'controlPlane', 'loadBalancer', 'hosts', i, 'address') }))
+      : c.servers.map((s) => ({ name: s.name, addresses: s.addresses, at: nodePtr(s, 'address') }));
+    const lacksFamily = (addresses: readonly string[]) => addresses.every(isIp) && !addresses.some((a) => addressFamily(a) === family);
+    for (const p of peers.filter((peer) => lacksFamily(peer.addresses))) {
+      findings.push({ code: 'ADDRESS_FAMILY', pointer: p.at, message: `${p.name} holds the VIP ${c.endpoint} with keepalived, which talks to its peers in the VIP's family; give it an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address` });
+    }
   }
   if (lb.mode !== 'external' && lb.hosts.length > 0) {
     findings.push({ code: 'LB_HOSTS_UNUSED', pointer: `${where}/hosts`, message: `hosts lists LB machines, but mode is "${lb.mode}"; hosts are used only with mode "external"` });
@@ -220,12 +264,14 @@ function checkExtraConfig(map: K3sConfigMap, role: 'server' | 'agent', where: st
     } else if (!flags.has(key)) {
       const other = role === 'agent' && flagsFor('server').has(key);
       findings.push({ code: 'UNKNOWN_K3S_FLAG', pointer: at, atKey: true, message: other ? `"${key}" is a server-only flag; K3s agents ignore it silently, so it cannot go in agent config` : `"${key}" is not a K3s ${role} flag (K3s config keys are the long flag names of \`k3s ${role} --help\`)` });
-    } else if (OWNED_KEYS.has(key) && !(perNode && key === 'disable')) {
+    } else if (OWNED_KEYS.has(key) && !(perNode && role === 'server' && key === 'disable')) {
       findings.push({ code: 'OWNED_KEY', pointer: at, atKey: true, message: `"${key}" is set by the compiler from ${OWNED_KEYS.get(key)}; set it there` });
     } else if (perNode && role === 'server' && CLUSTER_WIDE_KEYS.has(key)) {
       findings.push({ code: 'NODE_CRITICAL_KEY', pointer: at, atKey: true, message: `"${key}" must be identical on every server, or joining servers fail; set it in extraConfig.servers instead of on one node` });
-    } else if (perNode && role === 'server' && key === 'disable' && [value].flat().includes('servicelb')) {
-      findings.push({ code: 'NODE_CRITICAL_KEY', pointer: at, atKey: true, message: '"disable: servicelb" must be identical on every server; put servicelb in spec.disable' });
+    } else if (perNode && role === 'server' && key === 'disable') {
+      // K3s needs the same packaged components on every server: a server without one
+      // deletes the manifests the others deploy ("Critical Configuration Values", docs/cli/server.md).
+      findings.push({ code: 'NODE_CRITICAL_KEY', pointer: at, atKey: true, message: `"disable: ${[value].flat().join(',')}" must be identical on every server; put it in spec.disable` });
     }
   }
   return findings;
@@ -237,6 +283,46 @@ const extraConfig: Rule = (c) => [
   ...c.nodes.flatMap((n) => checkExtraConfig(n.extraConfig, n.role, nodePtr(n, 'extraConfig'), true)),
 ];
 
+/** `host` or `host:port`, as K3s and the AWS CLI take an S3 endpoint. */
+function s3EndpointProblem(endpoint: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint)) return 'has a scheme; write host[:port] (for plain HTTP, set insecure: true)';
+  const m = /^(\[[^\]]+\]|[^:/]+)(:(\d{1,5}))?$/.exec(endpoint);
+  if (!m) return 'is not host[:port]';
+  const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  if (!isIp(host) && !isDnsName(host)) return 'has a host that is neither an IP address nor a DNS name';
+  if (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535)) return 'has a port outside 1-65535';
+  return undefined;
+}
+
+/**
+ * S3 endpoints are host[:port]: K3s hands `etcd-s3-endpoint` to its S3 client as is
+ * (`minio.New(endpoint, ...)`, k3s-io/k3s pkg/etcd/s3/s3.go) and picks the scheme from
+ * `etcd-s3-insecure`, so "https://..." is refused (k3s-io/k3s#8924). And only some
+ * releases read `etcd-s3-config-secret`.
+ */
+const s3: Rule = (c) => {
+  const findings: Finding[] = [];
+  const endpoint = (value: string, where: string) => {
+    const problem = s3EndpointProblem(value);
+    if (problem) findings.push({ code: 'S3_ENDPOINT', pointer: where, message: `S3 endpoint ${show(value)} ${problem}; for example "s3.eu-west-1.amazonaws.com" or "minio.example.internal:9000"` });
+  };
+  if (c.etcdS3) endpoint(c.etcdS3.endpoint, '/spec/etcd/s3/endpoint');
+  c.backup?.targets.forEach((t, i) => { if (t.s3) endpoint(t.s3.endpoint, pointer('spec', 'backup', 'targets', i, 's3', 'endpoint')); });
+  const version = parseK3sVersion(c.k3sVersion);
+  if (c.etcdS3?.configSecret && version && !supportsS3ConfigSecret(version)) {
+    findings.push({ code: 'S3_CONFIG_SECRET_UNSUPPORTED', pointer: '/spec/etcd/s3/configSecret', message: `K3s ${c.k3sVersion} does not read etcd-s3-config-secret; it came in v1.28.13+k3s1, v1.29.8+k3s1, v1.30.4+k3s1 and every release after. Upgrade, or drop configSecret and give the node AWS_* keys in its environment` });
+  }
+  return findings;
+};
+
+/** Kubernetes reads a CronJob's `timeZone` as an IANA zone name. */
+const TIME_ZONE = /^(UTC|Etc\/[A-Za-z0-9+-]+|[A-Z][A-Za-z_-]+(\/[A-Za-z0-9_+-]+){1,2})$/;
+
+const timeZone: Rule = (c) => (c.backup && !TIME_ZONE.test(c.backup.timeZone) ? [{
+  code: 'INVALID_TIME_ZONE', pointer: '/spec/backup/timeZone',
+  message: `found ${show(c.backup.timeZone)}; expected an IANA time zone such as "Etc/UTC" or "Europe/Berlin", the zone the servers' clocks use if copies should follow K3s's snapshots`,
+}] : []);
+
 const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => ((t.nfs ? 1 : 0) + (t.s3 ? 1 : 0) === 1 ? [] : [{
   code: 'BACKUP_TARGET_KIND', pointer: pointer('spec', 'backup', 'targets', i),
   message: `target ${show(t.name)} must have exactly one of nfs or s3`,
@@ -244,7 +330,7 @@ const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => (
 
 /** Every semantic rule of SPEC.md, in the order their findings read best. */
 export const RULES: readonly Rule[] = [
-  version, quorum, uniqueness, addresses, endpoint, network, schedules, loadBalancer, labelsAndTaints, extraConfig, backupTargets,
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets,
 ];
 
 /** Runs every rule; never stops at the first problem. */

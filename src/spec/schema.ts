@@ -206,6 +206,7 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           nullable: true,
           properties: {
             schedule: nonEmpty,
+            timeZone: optionalString,
             targets: { type: 'array', items: backupTarget, minItems: 1, maxItems: 20 },
           },
         },

@@ -90,8 +90,9 @@ export type NodeRole = 'server' | 'agent';
 export interface NodeSpec {
   readonly name: string;
   readonly role: NodeRole;
+  /** An IPv4 or IPv6 address; a dual-stack node gives one of each, comma-separated ("10.0.0.11,fd00::11"). */
   readonly address: string;
-  /** @default - none */
+  /** Public address(es), same form as `address`. @default - none */
   readonly externalAddress?: string;
   /** @default {} */
   readonly labels?: { readonly [key: string]: string };
@@ -147,6 +148,8 @@ export interface EtcdS3Spec {
 export interface BackupSpec {
   /** When the copy jobs run. */
   readonly schedule: string;
+  /** The IANA time zone `schedule` is read in (K3s reads its snapshot schedule in each server's local time). @default Etc/UTC */
+  readonly timeZone?: string;
   readonly targets: readonly BackupTarget[];
 }
 

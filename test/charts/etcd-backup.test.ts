@@ -111,7 +111,7 @@ describe('the backup CronJobs', () => {
     expect(JSON.stringify(pod.affinity)).toContain('node-role.kubernetes.io/control-plane');
     expect(pod.tolerations.map((t: { key: string }) => t.key)).toEqual(expect.arrayContaining(['CriticalAddonsOnly', 'node-role.kubernetes.io/control-plane']));
     const snapshots = pod.volumes.find((v: { name: string }) => v.name === 'snapshots');
-    expect(snapshots.hostPath).toEqual({ path: '/var/lib/rancher/k3s/server/db/snapshots', type: 'Directory' });
+    expect(snapshots.hostPath).toEqual({ path: '/var/lib/rancher/k3s/server/db/snapshots', type: 'DirectoryOrCreate' });
     const container = pod.containers[0];
     expect(container.volumeMounts.find((m: { name: string }) => m.name === 'snapshots').readOnly).toBe(true);
     expect(container.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });

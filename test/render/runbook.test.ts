@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { renderRunbook } from '../../src/render/runbook';
 import { renderExplain } from '../../src/render/explain';
-import { GOOD, loadCluster, treeOf } from '../helpers';
+import { GOOD, loadCluster, parseYaml, tempDir, treeOf } from '../helpers';
 
 const example = loadCluster(path.join(GOOD, 'ha.yaml'));
 const bootstrapped = loadCluster(path.join(GOOD, 'ha.yaml'), (t) => t.replace('bootstrapped: false', 'bootstrapped: true'));
@@ -55,16 +57,52 @@ describe('RUNBOOK.md', () => {
     expect(cmds.join('\n')).not.toContain('etcd-s3-config-secret');
   });
 
-  test('after bootstrap the server key is set aside for the reset (K3s refuses to reset with one) and put back', () => {
+  test('after bootstrap the reset reads a copy of config.yaml without `server:` (K3s refuses to reset with one)', () => {
     const c = commands(renderRunbook(bootstrapped));
-    const aside = c.indexOf("sudo sed -i.k3s-gitops-bak '/^server:/d' /etc/rancher/k3s/config.yaml");
-    const reset = c.indexOf('  --cluster-reset \\');
-    const back = c.indexOf('sudo mv /etc/rancher/k3s/config.yaml.k3s-gitops-bak /etc/rancher/k3s/config.yaml');
-    expect(aside).toBeGreaterThanOrEqual(0);
-    expect(aside).toBeLessThan(reset);
-    expect(reset).toBeLessThan(back);
-    // Before bootstrap the first server has no server key: nothing to set aside.
-    expect(cmds.some((l) => l.includes('k3s-gitops-bak'))).toBe(false);
+    const copy = c.indexOf(`sudo sh -c "umask 077; grep -v '^server:' /etc/rancher/k3s/config.yaml > /etc/rancher/k3s/cluster-reset.yaml"`);
+    const reset = c.indexOf('sudo k3s server --config /etc/rancher/k3s/cluster-reset.yaml \\');
+    expect(copy).toBeGreaterThanOrEqual(0);
+    expect(copy).toBeLessThan(reset);
+    expect(c[reset + 1]).toBe('  --cluster-reset \\');
+    expect(c.join('\n')).not.toMatch(/sed -i/); // config.yaml itself is never edited
+    // Before bootstrap the first server has no server key: it resets from its own config.
+    expect(cmds[cmds.indexOf('sudo k3s server \\') + 1]).toBe('  --cluster-reset \\');
+  });
+
+  test('the copy the reset reads, made by the runbook\'s own command from a real config.yaml, has no server key and nothing else changed', () => {
+    const dir = tempDir('reset-');
+    const config = treeOf(bootstrapped).get('nodes/master-2/config.yaml') as string;
+    expect(config).toMatch(/^server: /m);
+    fs.writeFileSync(path.join(dir, 'config.yaml'), config);
+    const line = commands(renderRunbook(bootstrapped)).find((l) => l.includes("grep -v '^server:'")) as string;
+    const shell = line.replace(/^sudo sh -c "(.*)"$/, '$1').replaceAll('/etc/rancher/k3s', dir);
+    const r = spawnSync('sh', ['-c', shell]);
+    expect(r.status).toBe(0);
+    const copy = parseYaml(fs.readFileSync(path.join(dir, 'cluster-reset.yaml'), 'utf8'));
+    const { server, ...rest } = parseYaml(config);
+    expect(server).toBe('https://10.0.0.100:8443');
+    expect(copy).toEqual(rest);
+    expect(fs.statSync(path.join(dir, 'cluster-reset.yaml')).mode & 0o777).toBe(0o600);
+  });
+
+  test('quorum lost: exact commands for every survivor; before bootstrap nobody restarts with a config that founds a second cluster', () => {
+    for (const s of example.servers) expect(md).toContain(`- **${s.name}** (${s.address})`);
+    expect(md).toMatch(/If the survivor is not master-1\*\*: .*set `bootstrapped: true`/);
+    expect(commands(renderRunbook(bootstrapped)).filter((l) => l.includes('--config /etc/rancher/k3s/cluster-reset.yaml'))).toHaveLength(3 + 2);
+    expect(renderRunbook(bootstrapped)).not.toContain('If the survivor is not');
+  });
+
+  test('S3 config Secret: its type and every key, values as placeholders; schedules name their time zones', () => {
+    expect(cmds).toContain('  --type=etcd.k3s.cattle.io/s3-config-secret \\');
+    for (const key of ['endpoint=minio.backup.example.internal:9000', 'bucket=k3s-snapshots', 'region=us-east-1', 'access-key="$AWS_ACCESS_KEY_ID"', 'secret-key="$AWS_SECRET_ACCESS_KEY"']) {
+      expect(cmds.some((l) => l.includes(`--from-literal=etcd-s3-${key}`))).toBe(true);
+    }
+    const template = parseYaml(treeOf(example).get('templates/etcd-s3-config-secret.yaml') as string);
+    expect(template.type).toBe('etcd.k3s.cattle.io/s3-config-secret');
+    expect(template.metadata).toEqual({ name: 'k3s-etcd-s3', namespace: 'kube-system' });
+    expect(template.stringData['etcd-s3-secret-key']).toBe('<AWS_SECRET_ACCESS_KEY>');
+    expect(md).toContain("in each server's local time zone");
+    expect(md).toContain('on `30 */6 * * *` in Etc/UTC');
   });
 
   test('how to check backups: k3s etcd-snapshot ls and the CronJob\'s last success', () => {
