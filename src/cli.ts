@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  allDiagnostics, analyzeFiles, checkOutDir, checkUpgrades, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
+  allDiagnostics, analyzeFiles, planClusters, checkOutDir, checkAgainstCommittedTrees, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
@@ -11,10 +11,13 @@ import { clusterSchema } from './spec/schema';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster } from './spec/resolve';
+import { committedTrees, type CommittedCluster } from './history/committed';
+import { formatPlan } from './history/plan';
 
 const USAGE = `usage:
   k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
+  k3s-gitops plan [SPEC...] [--json]                 what applying the specs does to each node, against the committed dist/
   k3s-gitops explain SPEC                            print the topology, quorum and backups
   k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
@@ -40,12 +43,12 @@ function defaultSpecs(cwd: string): string[] {
 }
 
 /**
- * Prints every diagnostic; returns the clusters if there was no error. With an out
- * dir, also refuses upgrades K3s does not support against the tree committed there.
+ * Prints every diagnostic; returns the clusters if there was no error. Given the
+ * committed trees, also refuses what a commit may not do to a running cluster.
  */
-function analyze(specs: string[], io: Io, outDir?: string): ResolvedCluster[] | undefined {
+function analyze(specs: string[], io: Io, committed?: (cluster: string) => CommittedCluster | undefined): ResolvedCluster[] | undefined {
   const analyzed: AnalyzedSpec[] = analyzeFiles(specs, io.cwd);
-  const results = outDir ? checkUpgrades(outDir, analyzed) : analyzed;
+  const results = committed ? checkAgainstCommittedTrees(committed, analyzed) : analyzed;
   const diagnostics = allDiagnostics(results);
   for (const d of diagnostics) io.err(formatDiagnostic(d));
   if (hasErrors(diagnostics)) {
@@ -63,7 +66,7 @@ function synth(args: string[], io: Io): number {
   checkOutDir(outDir, io.cwd, specs);
   // A run killed mid-swap left the previous tree beside the out dir: put it back first.
   recoverInterruptedWrite(outDir);
-  const clusters = analyze(specs, io, outDir);
+  const clusters = analyze(specs, io, committedTrees(outDir));
   if (!clusters) return EXIT.invalid;
   const tree = synthesize(clusters, repoPath(io.cwd, outDir));
   const scope: Scope = positionals.length > 0 ? { all: false, clusters: clusters.map((c) => c.name) } : { all: true };
@@ -92,6 +95,17 @@ function synth(args: string[], io: Io): number {
 function repoPath(cwd: string, outDir: string): string {
   const rel = path.relative(cwd, outDir).split(path.sep).join('/');
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? DEFAULT_DIST : rel;
+}
+
+function plan(args: string[], io: Io): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, json: { type: 'boolean' } } });
+  const specs = positionals.length > 0 ? positionals : defaultSpecs(io.cwd);
+  const committed = committedTrees(path.resolve(io.cwd, values.out ?? DEFAULT_DIST));
+  const clusters = analyze(specs, io, committed);
+  if (!clusters) return EXIT.invalid;
+  const plans = planClusters(clusters, committed);
+  io.out(values.json ? JSON.stringify(plans, null, 2) : plans.map(formatPlan).join('\n\n'));
+  return EXIT.ok;
 }
 
 function validate(args: string[], io: Io): number {
@@ -194,7 +208,7 @@ function schema(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, explain, seed, kubeconfig, schema };
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, plan, explain, seed, kubeconfig, schema };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {

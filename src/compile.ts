@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { YAML } from './yaml';
-import { parseK3sVersion, upgradeProblem } from './k3s/version';
+import type { CommittedCluster } from './history/committed';
+import { checkAgainstCommitted } from './history/rules';
+import { planCluster, type ClusterPlan } from './history/plan';
 import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics, type SourceFile } from './spec';
 import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
@@ -91,35 +92,23 @@ function withUniqueClusterNames(results: AnalyzedSpec[]): AnalyzedSpec[] {
   });
 }
 
-/** The K3s version a committed tree was compiled for: its server upgrade Plan's. */
-export function committedK3sVersion(outDir: string, cluster: string): string | undefined {
-  const plans = path.join(outDir, cluster, 'upgrades', 'plans.k8s.yaml');
-  if (!fs.existsSync(plans)) return undefined;
-  for (const doc of YAML.parseAllDocuments(fs.readFileSync(plans, 'utf8'))) {
-    const version = doc.toJS()?.spec?.version;
-    if (typeof version === 'string') return version;
-  }
-  return undefined;
-}
-
 /**
- * Refuses an upgrade K3s does not support, comparing each cluster's version with the
- * one its committed tree under `outDir` was compiled for.
+ * Refuses what a commit may not do to a running cluster, comparing each cluster with
+ * the tree committed for it (see `committedTrees`).
  */
-export function checkUpgrades(outDir: string, results: readonly AnalyzedSpec[]): AnalyzedSpec[] {
+export function checkAgainstCommittedTrees(committed: (cluster: string) => CommittedCluster | undefined, results: readonly AnalyzedSpec[]): AnalyzedSpec[] {
   return results.map((r) => {
     if (!r.cluster || !r.source) return r;
-    const committed = committedK3sVersion(outDir, r.cluster.name);
-    const from = committed ? parseK3sVersion(committed) : undefined;
-    const to = parseK3sVersion(r.cluster.k3sVersion);
-    const problem = from && to ? upgradeProblem(from, to) : undefined;
-    if (!problem) return r;
-    const d = locate(r.source, {
-      code: problem.code, pointer: '/spec/k3s/version',
-      message: `found ${r.cluster.k3sVersion}, but dist/${r.cluster.name} was compiled for ${committed}; ${problem.reason}`,
-    });
-    return { file: r.file, source: r.source, diagnostics: [...r.diagnostics, d] };
+    const findings = checkAgainstCommitted(r.cluster, committed(r.cluster.name));
+    if (findings.length === 0) return r;
+    const source = r.source;
+    return { file: r.file, source, diagnostics: [...r.diagnostics, ...findings.map((f) => locate(source, f))] };
   });
+}
+
+/** What applying the specs does to each node of each cluster, against the committed trees. */
+export function planClusters(clusters: readonly ResolvedCluster[], committed: (cluster: string) => CommittedCluster | undefined): ClusterPlan[] {
+  return clusters.map((c) => planCluster(c, committed(c.name), new Map(c.nodes.map((n) => [n.name, renderK3sConfig(c, n)]))));
 }
 
 /** A unified diff of one drifted file, cut to `maxLines`, for CI logs. */

@@ -84,3 +84,19 @@ export function isRestrictedLabel(key: string): boolean {
 /** Where K3s keeps its state and snapshots by default. */
 export const DATA_DIR = '/var/lib/rancher/k3s';
 export const CONFIG_PATH = '/etc/rancher/k3s/config.yaml';
+
+/**
+ * Server keys fixed when the cluster is created. The pod and service ranges, the
+ * cluster DNS address and domain are baked into every node's routes, every Service's
+ * ClusterIP and every pod's resolv.conf; K3s lists them among the values that must
+ * match on every server ("Critical Configuration Values", docs/cli/server.md) and has
+ * no procedure to change them, and its networking docs say dual-stack cannot be added
+ * to a cluster created single-stack (docs/networking/basic-network-options.md).
+ * Keyed by the cluster file field that sets each.
+ */
+export const IMMUTABLE_KEYS: ReadonlyMap<string, string> = new Map([
+  ['cluster-cidr', '/spec/network/clusterCidr'],
+  ['service-cidr', '/spec/network/serviceCidr'],
+  ['cluster-dns', '/spec/network/clusterDns'],
+  ['cluster-domain', '/spec/network/clusterDomain'],
+]);

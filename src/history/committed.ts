@@ -1,0 +1,67 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { YAML } from '../yaml';
+
+/** One node as the committed tree has it. */
+export interface CommittedNode {
+  readonly name: string;
+  readonly role: 'server' | 'agent';
+  /** config.yaml as committed, byte for byte. */
+  readonly text: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What is committed for one cluster under the out dir: the one reading of the tree
+ * that the upgrade rules, IMMUTABLE_KEY and friends, and `plan` all compare with.
+ */
+export interface CommittedCluster {
+  /** The K3s version its server upgrade Plan pins. */
+  readonly k3sVersion?: string;
+  readonly nodes: ReadonlyMap<string, CommittedNode>;
+  /** Servers, by name. */
+  readonly servers: readonly CommittedNode[];
+  /** The server committed with `cluster-init`; none once bootstrapped. */
+  readonly founder?: CommittedNode;
+  readonly bootstrapped: boolean;
+}
+
+/** Every committed server config carries `cluster-cidr`; no agent's does. */
+const isServerConfig = (config: Record<string, unknown>) => 'cluster-cidr' in config;
+
+/** Reads dist/<cluster>/ once; undefined when nothing is committed for it yet. */
+export function readCommitted(outDir: string, cluster: string): CommittedCluster | undefined {
+  const root = path.join(outDir, cluster);
+  const nodesDir = path.join(root, 'nodes');
+  if (!fs.existsSync(nodesDir)) return undefined;
+  const nodes = new Map<string, CommittedNode>();
+  for (const name of fs.readdirSync(nodesDir).sort()) {
+    const file = path.join(nodesDir, name, 'config.yaml');
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, 'utf8');
+    const config = (YAML.parse(text) ?? {}) as Record<string, unknown>;
+    nodes.set(name, { name, role: isServerConfig(config) ? 'server' : 'agent', text, config });
+  }
+  const servers = [...nodes.values()].filter((n) => n.role === 'server');
+  const founder = servers.find((s) => s.config['cluster-init'] === true);
+  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder };
+}
+
+/** The version the server upgrade Plan pins. */
+function planVersion(file: string): string | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  for (const doc of YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+    const version = doc.toJS()?.spec?.version;
+    if (typeof version === 'string') return version;
+  }
+  return undefined;
+}
+
+/** Reads each cluster's committed tree at most once, however many callers ask. */
+export function committedTrees(outDir: string): (cluster: string) => CommittedCluster | undefined {
+  const read = new Map<string, CommittedCluster | undefined>();
+  return (cluster) => {
+    if (!read.has(cluster)) read.set(cluster, readCommitted(outDir, cluster));
+    return read.get(cluster);
+  };
+}

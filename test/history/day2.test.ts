@@ -1,0 +1,129 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GOOD, runCli, tempDir } from '../helpers';
+
+/** A project whose dist/ holds the committed tree of `fixture`, as clusters/example.yaml. */
+function committedProject(fixture = 'ha.yaml', edit: (t: string) => string = (t) => t): { dir: string; spec: string } {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'clusters'));
+  const spec = path.join(dir, 'clusters', 'example.yaml');
+  fs.writeFileSync(spec, edit(fs.readFileSync(path.join(GOOD, fixture), 'utf8')));
+  expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+  return { dir, spec };
+}
+const edit = (spec: string, f: (t: string) => string) => fs.writeFileSync(spec, f(fs.readFileSync(spec, 'utf8')));
+const bootstrappedHa = (t: string) => t.replace('bootstrapped: false', 'bootstrapped: true');
+
+/** Runs synth and returns the one error line's pointer and code. */
+function refused(dir: string): { pointer: string; code: string; line: string } {
+  const r = runCli(['synth'], { cwd: dir });
+  expect(r.status).toBe(1);
+  const errors = r.stderr.split('\n').filter((l) => / error /.test(l));
+  expect(errors).toHaveLength(1);
+  const [, pointer, code] = /^\S+:\d+:\d+ (\S+) error (\S+):/.exec(errors[0]) ?? [];
+  return { pointer, code, line: errors[0] };
+}
+
+describe('what K3s cannot change on a running cluster is refused against the committed tree', () => {
+  test.each([
+    ['clusterCidr', 'clusterCidr: 10.62.0.0/16', 'cluster-cidr', '/spec/network/clusterCidr'],
+    ['clusterDns', 'clusterDns: 10.43.0.53', 'cluster-dns', '/spec/network/clusterDns'],
+    ['clusterDomain', 'clusterDomain: example.internal', 'cluster-domain', '/spec/network/clusterDomain'],
+  ])('fails: %s changed once bootstrapped -> IMMUTABLE_KEY naming the key, the committed and the new value', (_, network, key, pointer) => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    edit(spec, (t) => t.replace('  disable: [traefik]', `  network:\n    ${network}\n  disable: [traefik]`));
+    const r = refused(dir);
+    expect(r.code).toBe('IMMUTABLE_KEY');
+    expect(r.line).toContain(key);
+    expect(r.pointer).toBe(pointer);
+  });
+
+  test('before bootstrap the network may still change: nothing runs yet that depends on it', () => {
+    const { dir, spec } = committedProject();
+    edit(spec, (t) => t.replace('  disable: [traefik]', '  network:\n    clusterCidr: 10.62.0.0/16\n  disable: [traefik]'));
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+  });
+
+  test('fails: bootstrapped true -> false is BOOTSTRAP_REVERSED', () => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    edit(spec, (t) => t.replace('bootstrapped: true', 'bootstrapped: false'));
+    expect(refused(dir)).toMatchObject({ code: 'BOOTSTRAP_REVERSED', pointer: '/spec/bootstrapped' });
+  });
+
+  test.each([
+    ['reordered', (t: string) => t.replace(/( {4}- \{ name: master-1[^\n]*\n)( {4}- \{ name: master-2[^\n]*\n)/, '$2$1')],
+    ['replaced', (t: string) => t.replace('{ name: master-1, role: server, address: 10.0.0.11 }', '{ name: master-0, role: server, address: 10.0.0.10 }')],
+  ])('fails: the founding server %s while bootstrapped: false is FOUNDER_CHANGED', (_, change) => {
+    const { dir, spec } = committedProject();
+    edit(spec, change);
+    expect(refused(dir)).toMatchObject({ code: 'FOUNDER_CHANGED', pointer: '/spec/nodes' });
+  });
+
+  test('fails: removing more servers than the cluster tolerates in one commit is QUORUM_REMOVAL', () => {
+    const { dir, spec } = committedProject('enterprise.yaml');
+    edit(spec, (t) => t.replace(/ {4}- \{ name: cp-[45][^\n]*\n/g, '').replace('{ name: cp-3, role: server, address: 172.16.0.13,', '{ name: cp-6, role: server, address: 172.16.0.16,'));
+    const r = refused(dir);
+    expect(r).toMatchObject({ code: 'QUORUM_REMOVAL', pointer: '/spec/nodes' });
+    expect(r.line).toContain('removes 3 server(s) (cp-3, cp-4, cp-5) of 5; etcd needs 3 of them, so at most 2 may go in one commit');
+  });
+
+  test('removing as many servers as the cluster tolerates is allowed, and plan gives the commands', () => {
+    const { dir, spec } = committedProject('enterprise.yaml');
+    edit(spec, (t) => t.replace(/ {4}- \{ name: cp-[45][^\n]*\n/g, ''));
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^cp-4 +removed +a server leaves the cluster$/m);
+    expect(r.stdout).toContain('$ kubectl delete node cp-4');
+    expect(r.stdout).toContain('$ ssh 172.16.0.14 sudo /usr/local/bin/k3s-uninstall.sh');
+  });
+});
+
+describe('plan', () => {
+  test('an unchanged spec: every node unchanged, nothing cluster-wide', () => {
+    const { dir } = committedProject();
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/ unchanged /g)).toHaveLength(5);
+    expect(r.stdout).toContain('cluster-wide: nothing');
+  });
+
+  test('a one-key change restarts exactly the nodes that key reaches, naming the key', () => {
+    const { dir, spec } = committedProject();
+    edit(spec, (t) => t.replace('    - { name: worker-1, role: agent, address: 10.0.0.21 }', '    - { name: worker-1, role: agent, address: 10.0.0.21, labels: { tier: app } }'));
+    const json = JSON.parse(runCli(['plan', '--json'], { cwd: dir }).stdout);
+    const actions = Object.fromEntries(json[0].nodes.map((n: { node: string; action: string }) => [n.node, n.action]));
+    expect(actions).toEqual({ 'master-1': 'unchanged', 'master-2': 'unchanged', 'master-3': 'unchanged', 'worker-1': 'restart', 'worker-2': 'unchanged' });
+    expect(json[0].nodes.find((n: { node: string }) => n.node === 'worker-1').keys).toEqual(['node-label']);
+
+    edit(spec, (t) => t.replace('schedule: "0 */6 * * *"', 'schedule: "0 */4 * * *"'));
+    const servers = JSON.parse(runCli(['plan', '--json'], { cwd: dir }).stdout)[0].nodes.filter((n: { action: string }) => n.action === 'restart');
+    expect(servers.map((n: { node: string }) => n.node)).toEqual(['master-1', 'master-2', 'master-3', 'worker-1']);
+    expect(servers[0].keys).toEqual(['etcd-snapshot-schedule-cron']);
+  });
+
+  test('new nodes are booted from their user-data; a node-ip change on a server needs reprovisioning', () => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    edit(spec, (t) => t.replace('    - { name: worker-2, role: agent, address: 10.0.0.22 }', '    - { name: worker-2, role: agent, address: 10.0.0.22 }\n    - { name: worker-3, role: agent, address: 10.0.0.23 }')
+      .replace('address: 10.0.0.13 }', 'address: 10.0.0.14 }'));
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.stdout).toMatch(/^worker-3 +new +boot it with dist\/example\/nodes\/worker-3\/user-data.yaml/m);
+    expect(r.stdout).toMatch(/^master-3 +reprovision +node-ip cannot change on a running node/m);
+  });
+
+  test('cluster-wide steps: a K3s upgrade and secrets encryption turned off', () => {
+    const { dir, spec } = committedProject();
+    edit(spec, (t) => t.replace('version: v1.36.3+k3s1', 'version: v1.37.0+k3s1').replace('secretsEncryption: true', 'secretsEncryption: false'));
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.stdout).toContain('cluster-wide: upgrade K3s v1.36.3+k3s1 -> v1.37.0+k3s1');
+    expect(r.stdout).toContain('sudo k3s secrets-encrypt disable');
+    expect(r.stdout).toContain('sudo k3s secrets-encrypt reencrypt');
+  });
+
+  test('fails: an invalid spec exits 1 with its diagnostics', () => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    edit(spec, (t) => t.replace('bootstrapped: true', 'bootstrapped: false'));
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('BOOTSTRAP_REVERSED');
+  });
+});
