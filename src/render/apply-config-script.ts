@@ -1,0 +1,110 @@
+/**
+ * The node side of a day-2 rollout, run by a system-upgrade-controller Plan on every
+ * node: compare the committed config.yaml with the one the node runs; if it differs,
+ * (servers) check every etcd member first, write it atomically keeping the previous
+ * one, restart K3s, wait until the node is healthy, and put the previous file back if
+ * it does not become healthy in time, failing the job so the Plan halts there.
+ *
+ * The job's container sees the host's root at $HOST_ROOT (system-upgrade-controller
+ * mounts it at /host) and runs the host's own tools through $HOST_EXEC (`chroot
+ * /host`): systemctl, k3s, curl. Tests point both at stand-ins.
+ *
+ * Facts it relies on: K3s's etcd client certificates and port,
+ * /var/lib/rancher/k3s/server/tls/etcd/{server-ca.crt,client.crt,client.key} and 2379
+ * (k3s-io/k3s pkg/daemons/control/deps); etcd's /health answers {"health":"true"}
+ * (etcd's etcdhttp); the kubelet's kubeconfig at
+ * /var/lib/rancher/k3s/agent/kubelet.kubeconfig may read and label its own Node
+ * (NodeRestriction allows any label outside kubernetes.io and k8s.io).
+ */
+export const APPLY_CONFIG_SCRIPT = `#!/bin/sh
+# Applies a committed K3s config.yaml to this node. Exit 0: applied or unchanged.
+set -eu
+
+: "\${NODE_NAME:?}" "\${ROLE:?}" "\${CONFIGS_DIR:?}"
+HOST_ROOT=\${HOST_ROOT:-/host}
+HOST_EXEC=\${HOST_EXEC-chroot /host}
+ETCD_MEMBERS=\${ETCD_MEMBERS:-}
+ETCD_TLS=\${ETCD_TLS:-/var/lib/rancher/k3s/server/tls/etcd}
+LOCAL_ETCD=\${LOCAL_ETCD:-https://127.0.0.1:2379}
+KUBELET_KUBECONFIG=\${KUBELET_KUBECONFIG:-/var/lib/rancher/k3s/agent/kubelet.kubeconfig}
+HEALTH_TIMEOUT=\${HEALTH_TIMEOUT:-300}
+POLL_SECONDS=\${POLL_SECONDS:-5}
+HASH_LABEL=\${HASH_LABEL:-k3s-gitops.io/config-hash}
+
+new="$CONFIGS_DIR/$NODE_NAME.yaml"
+current="$HOST_ROOT/etc/rancher/k3s/config.yaml"
+previous="$current.k3s-gitops-previous"
+staged="$current.k3s-gitops-new"
+if [ "$ROLE" = server ]; then service=k3s; else service=k3s-agent; fi
+
+log() { echo "k3s-gitops apply-config [$NODE_NAME]: $*"; }
+fail() { log "FAILED: $*" >&2; exit 1; }
+# shellcheck disable=SC2086 # HOST_EXEC is a command prefix, split on purpose
+host() { $HOST_EXEC "$@"; }
+
+etcd_healthy() {
+  host curl -sS --max-time 5 --cacert "$ETCD_TLS/server-ca.crt" --cert "$ETCD_TLS/client.crt" --key "$ETCD_TLS/client.key" "$1/health" 2>/dev/null | grep -q '"health":"true"'
+}
+
+quorum_gate() {
+  [ -n "$ETCD_MEMBERS" ] || fail "no etcd members to check"
+  sick=""
+  for member in $(echo "$ETCD_MEMBERS" | tr ',' ' '); do
+    etcd_healthy "$member" || sick="$sick $member"
+  done
+  [ -z "$sick" ] || fail "etcd member(s) not healthy:$sick; restarting $NODE_NAME now could lose quorum. Nothing was changed"
+  log "every etcd member is healthy"
+}
+
+node_ready() {
+  [ "$(host k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+healthy() {
+  if [ "$ROLE" = server ]; then
+    [ "$(host k3s kubectl get --raw /readyz 2>/dev/null)" = ok ] || return 1
+    etcd_healthy "$LOCAL_ETCD" || return 1
+  fi
+  node_ready
+}
+
+wait_healthy() {
+  deadline=$(( $(date +%s) + HEALTH_TIMEOUT ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    if healthy; then return 0; fi
+    sleep "$POLL_SECONDS"
+  done
+  return 1
+}
+
+label() {
+  hash=$(sha256sum "$current" | cut -c1-16)
+  host k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" label node "$NODE_NAME" "$HASH_LABEL=$hash" --overwrite >/dev/null || log "could not label the node (the config is applied)"
+}
+
+[ -f "$new" ] || fail "no committed config for $NODE_NAME in $CONFIGS_DIR"
+if cmp -s "$new" "$current"; then
+  log "config.yaml unchanged; no restart"
+  label
+  exit 0
+fi
+if [ "$ROLE" = server ]; then quorum_gate; fi
+
+cp -p "$current" "$previous"
+cp "$new" "$staged"
+chmod 600 "$staged"
+mv -f "$staged" "$current"
+log "config.yaml written (previous kept at $previous); restarting $service"
+host systemctl restart "$service"
+
+if wait_healthy; then
+  log "healthy with the new config"
+  label
+  exit 0
+fi
+log "not healthy within \${HEALTH_TIMEOUT}s; putting the previous config.yaml back"
+cp -p "$previous" "$staged"
+mv -f "$staged" "$current"
+host systemctl restart "$service"
+fail "the new config.yaml did not become healthy within \${HEALTH_TIMEOUT}s; rolled back to the previous one. See the job's log and journalctl -u $service on $NODE_NAME"
+`;

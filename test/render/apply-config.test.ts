@@ -1,0 +1,174 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { APPLY_CONFIG_SCRIPT } from '../../src/render/apply-config-script';
+import { hasCommand, tempDir } from '../helpers';
+import { shellcheckFailures } from '../tools';
+
+/**
+ * The apply script run for real against stand-ins for the host's systemctl and k3s
+ * (first on PATH), and its quorum gate against a real three-member etcd cluster with
+ * TLS on the loopback.
+ */
+const OLD = '# generated\nnode-name: master-2\ncluster-cidr: 10.42.0.0/16\n';
+const NEW = '# generated\nnode-name: master-2\ncluster-cidr: 10.42.0.0/16\nnode-label:\n- tier=app\n';
+/** A config the stand-in K3s will not come up healthy with. */
+const BROKEN = `${NEW}kubelet-arg: [BROKEN]\n`;
+
+const STANDINS: Record<string, string> = {
+  // Records each call; a restart makes the written config the running one.
+  systemctl: `#!/bin/sh
+echo "$*" >> "$STATE/systemctl.log"
+[ "$1" = restart ] && cp "$HOST_ROOT/etc/rancher/k3s/config.yaml" "$STATE/running.yaml"
+exit 0
+`,
+  // Healthy unless the running config is the broken one.
+  k3s: `#!/bin/sh
+healthy() { [ -f "$STATE/running.yaml" ] && ! grep -q BROKEN "$STATE/running.yaml"; }
+case "$*" in
+  *"get --raw /readyz"*) healthy && echo ok || echo 'readyz check failed' ;;
+  *"get node"*) healthy && printf True || printf False ;;
+  *"label node"*) echo "$*" >> "$STATE/labels.log" ;;
+esac
+`,
+};
+/** Answers etcd's /health for every member but $DOWN. */
+const STUB_CURL = `#!/bin/sh
+for a; do last=$a; done
+if [ -n "\${DOWN:-}" ] && [ "$last" = "$DOWN/health" ]; then exit 7; fi
+echo '{"health":"true","reason":""}'
+`;
+
+interface Run { status: number | null; stdout: string; stderr: string; state: string; root: string }
+
+function applyConfig(opts: { role?: 'server' | 'agent'; before?: string; after: string; env?: Record<string, string>; stubCurl?: boolean; down?: string }): Run {
+  const dir = tempDir('apply-');
+  const root = path.join(dir, 'host');
+  const state = path.join(dir, 'state');
+  const bin = path.join(dir, 'bin');
+  const configs = path.join(dir, 'configs');
+  for (const d of [path.join(root, 'etc/rancher/k3s'), state, bin, configs]) fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(root, 'etc/rancher/k3s/config.yaml'), opts.before ?? OLD, { mode: 0o600 });
+  fs.copyFileSync(path.join(root, 'etc/rancher/k3s/config.yaml'), path.join(state, 'running.yaml'));
+  fs.writeFileSync(path.join(configs, 'master-2.yaml'), opts.after);
+  for (const [name, text] of Object.entries({ ...STANDINS, ...(opts.stubCurl === false ? {} : { curl: STUB_CURL }) })) fs.writeFileSync(path.join(bin, name), text, { mode: 0o755 });
+  const script = path.join(dir, 'apply-config.sh');
+  fs.writeFileSync(script, APPLY_CONFIG_SCRIPT, { mode: 0o755 });
+  const r = spawnSync('sh', [script], {
+    encoding: 'utf8', timeout: 60_000,
+    env: {
+      PATH: `${bin}:${process.env.PATH}`, STATE: state, HOST_ROOT: root, HOST_EXEC: '', NODE_NAME: 'master-2', ROLE: opts.role ?? 'server', CONFIGS_DIR: configs,
+      ETCD_MEMBERS: 'https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379', HEALTH_TIMEOUT: '2', POLL_SECONDS: '0.2', ...(opts.down ? { DOWN: opts.down } : {}), ...opts.env,
+    },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, state, root };
+}
+const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+const config = (r: Run) => read(path.join(r.root, 'etc/rancher/k3s/config.yaml'));
+const restarts = (r: Run) => read(path.join(r.state, 'systemctl.log')).split('\n').filter(Boolean);
+
+describe('the day-2 apply script', () => {
+  test('passes shellcheck', async () => {
+    expect(await shellcheckFailures(new Map([['apply-config.sh', APPLY_CONFIG_SCRIPT]]))).toEqual([]);
+  });
+
+  test('unchanged config: exit 0, no restart, the node labelled with the hash of the file it runs', () => {
+    const r = applyConfig({ after: OLD });
+    expect(r.status).toBe(0);
+    expect(restarts(r)).toEqual([]);
+    const hash = createHash('sha256').update(OLD).digest('hex').slice(0, 16);
+    expect(read(path.join(r.state, 'labels.log'))).toContain(`label node master-2 k3s-gitops.io/config-hash=${hash} --overwrite`);
+  });
+
+  test('changed config: written atomically 0600 keeping the previous one, k3s restarted once, healthy, labelled', () => {
+    const r = applyConfig({ after: NEW });
+    expect(r.status).toBe(0);
+    expect(config(r)).toBe(NEW);
+    expect(fs.statSync(path.join(r.root, 'etc/rancher/k3s/config.yaml')).mode & 0o777).toBe(0o600);
+    expect(read(path.join(r.root, 'etc/rancher/k3s/config.yaml.k3s-gitops-previous'))).toBe(OLD);
+    expect(fs.existsSync(path.join(r.root, 'etc/rancher/k3s/config.yaml.k3s-gitops-new'))).toBe(false);
+    expect(restarts(r)).toEqual(['restart k3s']);
+    expect(read(path.join(r.state, 'labels.log'))).toContain(createHash('sha256').update(NEW).digest('hex').slice(0, 16));
+  });
+
+  test('fails: a config that never becomes healthy is rolled back, K3s restarted on it, and the job fails saying so', () => {
+    const r = applyConfig({ after: BROKEN });
+    expect(r.status).toBe(1);
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
+    expect(read(path.join(r.state, 'running.yaml'))).toBe(OLD);
+    expect(r.stderr).toContain('did not become healthy within 2s; rolled back');
+    expect(read(path.join(r.state, 'labels.log'))).toBe('');
+  });
+
+  test('fails: a server halts before touching anything when an etcd member is not healthy', () => {
+    const r = applyConfig({ after: NEW, down: 'https://10.0.0.13:2379' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('etcd member(s) not healthy: https://10.0.0.13:2379; restarting master-2 now could lose quorum. Nothing was changed');
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual([]);
+  });
+
+  test('agents restart k3s-agent, with no etcd gate', () => {
+    const r = applyConfig({ role: 'agent', after: NEW, down: 'https://10.0.0.13:2379' });
+    expect(r.status).toBe(0);
+    expect(restarts(r)).toEqual(['restart k3s-agent']);
+  });
+});
+
+describe('the quorum gate against a real three-member etcd cluster (TLS, loopback)', () => {
+  const dir = tempDir('etcd-');
+  const base = 21000 + (process.pid % 500) * 10;
+  const members = [0, 1, 2].map((i) => ({ name: `m${i}`, client: `https://127.0.0.1:${base + i}`, peer: `http://127.0.0.1:${base + 5 + i}` }));
+  const procs: ChildProcess[] = [];
+  const kill = () => { for (const p of procs) p.kill('SIGKILL'); };
+  process.once('exit', kill);
+
+  const openssl = (...args: string[]) => expect(spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' }).status).toBe(0);
+
+  beforeAll(async () => {
+    for (const tool of ['etcd', 'openssl', 'curl']) if (!hasCommand(tool)) throw new Error(`${tool} is not installed; run .ci/run`);
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'server-ca.crt', '-days', '1', '-subj', '/CN=etcd-ca');
+    for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth'], ['client', 'extendedKeyUsage=clientAuth']]) {
+      fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
+      openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'server-ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    }
+    const cluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
+    for (const m of members) {
+      procs.push(spawn('etcd', [
+        '--name', m.name, '--data-dir', path.join(dir, m.name), '--listen-client-urls', m.client, '--advertise-client-urls', m.client,
+        '--listen-peer-urls', m.peer, '--initial-advertise-peer-urls', m.peer, '--initial-cluster', cluster, '--initial-cluster-state', 'new',
+        '--cert-file', path.join(dir, 'server.crt'), '--key-file', path.join(dir, 'server.key'), '--trusted-ca-file', path.join(dir, 'server-ca.crt'), '--client-cert-auth',
+      ], { stdio: 'ignore' }));
+    }
+    // Bounded: 60 polls, 250 ms apart.
+    for (let i = 0; i < 60; i++) {
+      const ok = members.every((m) => spawnSync('curl', ['-s', '--max-time', '2', '--cacert', 'server-ca.crt', '--cert', 'client.crt', '--key', 'client.key', `${m.client}/health`], { cwd: dir, encoding: 'utf8' }).stdout.includes('"health":"true"'));
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error('the etcd cluster did not become healthy');
+  }, 60_000);
+  afterAll(kill);
+
+  const env = () => ({ ETCD_MEMBERS: members.map((m) => m.client).join(','), ETCD_TLS: dir, LOCAL_ETCD: members[1].client });
+
+  test('all members healthy: the server proceeds, restarts and checks its local member', () => {
+    const r = applyConfig({ after: NEW, stubCurl: false, env: env() });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('every etcd member is healthy');
+    expect(restarts(r)).toEqual(['restart k3s']);
+  });
+
+  test('fails: one member stopped: the server halts with a clear message, nothing touched', () => {
+    procs[2].kill('SIGKILL');
+    const r = applyConfig({ after: NEW, stubCurl: false, env: env() });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`etcd member(s) not healthy: ${members[2].client}; restarting master-2 now could lose quorum. Nothing was changed`);
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual([]);
+  });
+});
