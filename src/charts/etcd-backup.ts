@@ -5,7 +5,7 @@ import { BACKUP_SCRIPT } from '../render/backup-script';
 import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
-import { BACKUP_NAMES, SYSTEM_NAMESPACE } from './names';
+import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
 
 /** Pinned images: busybox for copies to an NFS mount, the AWS CLI for S3. */
 export const BACKUP_IMAGES = {

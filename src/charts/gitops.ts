@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels } from './common';
-import { SYSTEM_NAMESPACE } from './names';
+import { SYSTEM_NAMESPACE } from '../names';
 
 /** Where the GitOps objects point, relative to the repository root. */
 export interface GitOpsPaths {

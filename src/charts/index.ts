@@ -6,6 +6,7 @@ import { EtcdBackupChart } from './etcd-backup';
 import { ArgoCdChart, FluxChart } from './gitops';
 import { LoadBalancerChart } from './load-balancer';
 import { SystemNamespaceChart } from './namespace';
+import { SystemUpgradeControllerChart } from './system-upgrade-controller';
 import { UpgradePlansChart } from './upgrades';
 
 /** A folder of manifests plus the kustomization.yaml that lists exactly them. */
@@ -33,7 +34,10 @@ export function buildKubernetesFiles(c: ResolvedCluster, repoDir: string): Map<s
   if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(app, 'etcd-backup', c)]);
   const files: [string, string][] = [
     ...kustomizedFolder(c, 'manifests', manifests),
-    ...kustomizedFolder(c, 'upgrades', [['plans.k8s.yaml', new UpgradePlansChart(app, 'upgrades', c)]]),
+    ...kustomizedFolder(c, 'upgrades', [
+      ...(c.upgrades.controller === 'bundled' ? [['system-upgrade-controller.k8s.yaml', new SystemUpgradeControllerChart(app, 'system-upgrade-controller', c)] as [string, Chart]] : []),
+      ['plans.k8s.yaml', new UpgradePlansChart(app, 'upgrades', c)],
+    ]),
   ];
   const paths = { manifests: `./${repoDir}/manifests`, upgrades: `./${repoDir}/upgrades` };
   if (c.gitops?.engine === 'flux') files.push(...kustomizedFolder(c, 'flux', [['sync.k8s.yaml', new FluxChart(app, 'flux', c, paths)]]));

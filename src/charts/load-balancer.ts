@@ -8,7 +8,7 @@ import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
-import { LB_NAMES, SYSTEM_NAMESPACE } from './names';
+import { LB_NAMES, SYSTEM_NAMESPACE } from '../names';
 
 /** Pinned images. HAProxy's official image; keepalived has none, osixia's is the common one. */
 export const LB_IMAGES = {

@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels } from './common';
-import { SYSTEM_NAMESPACE } from './names';
+import { SYSTEM_NAMESPACE } from '../names';
 
 /** The namespace our workloads run in. */
 export class SystemNamespaceChart extends Chart {

@@ -1,41 +1,103 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { APPLY_CONFIG_SCRIPT } from '../render/apply-config-script';
+import { renderK3sConfig } from '../render/k3s-config';
+import { urlHost } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
+import { CONFIG_ROLLOUT_NAMES, SUC_NAMES } from '../names';
 import { commonLabels } from './common';
 
-/** Where system-upgrade-controller runs, and the service account its install creates. */
-export const SUC_NAMESPACE = 'system-upgrade';
-const SUC_SERVICE_ACCOUNT = 'system-upgrade';
 const UPGRADE_IMAGE = 'rancher/k3s-upgrade';
+/** The day-2 job's image: a shell, chroot, cmp, sha256sum; the host's own tools do the rest. */
+export const APPLY_IMAGE = 'busybox:1.36.1';
+const SCRIPT_KEY = 'apply-config.sh';
 
 /**
- * How many servers upgrade at once: one. More than the failures the cluster tolerates
- * could break quorum mid-upgrade; one at a time also keeps the load balancer serving
+ * How many servers change at once: one. More than the failures the cluster tolerates
+ * could break quorum mid-rollout; one at a time also keeps the load balancer serving
  * from the rest, and is within what every odd-sized cluster of 3 or more tolerates.
  */
 export const SERVER_CONCURRENCY = 1;
 
+/** Every taint: a node a Plan skips would stay on the old version or config for good. */
+const TOLERATE_ALL = [{ operator: 'Exists' }];
+const SERVERS = { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'In', values: ['true'] }] };
+const AGENTS = { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] };
+
+/** Argo CD dry-runs every object before its sync; a Plan cannot be dry-run before its CRD exists. */
+const PLAN_ANNOTATIONS = { 'argocd.argoproj.io/sync-options': 'SkipDryRunOnMissingResource=true' };
+
+/** etcd's client URL on every server, for the quorum gate. */
+const etcdMembers = (c: ResolvedCluster) => c.servers.map((s) => `https://${urlHost(s.address)}:2379`).join(',');
+
 /**
- * system-upgrade-controller Plans pinned to `k3s.version`: servers first, one at a
- * time, then agents (their Plan waits for the server Plan), cordoned and drained.
- * Unchanged version, unchanged Plans: nothing happens.
+ * system-upgrade-controller Plans: K3s pinned to `k3s.version` (servers first, one at a
+ * time behind the quorum gate with a snapshot first, then agents), and the day-2
+ * rollout of every node's config.yaml from Secrets (a Plan re-runs on every node when
+ * a Secret it mounts changes: system-upgrade-controller hashes each listed Secret into
+ * the Plan's latestHash, pkg/upgrade/plan/plan.go). Unchanged input, unchanged objects:
+ * nothing runs again.
  */
 export class UpgradePlansChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
-    super(scope, id, { disableResourceNameHashes: true, namespace: SUC_NAMESPACE });
+    super(scope, id, { disableResourceNameHashes: true, namespace: SUC_NAMES.namespace });
     const labels = commonLabels(c.name, 'upgrades');
-    // Every taint: a node the Plan skips would stay on the old version (or config) for good.
-    const tolerations = [{ operator: 'Exists' }];
+    const gate = { name: CONFIG_ROLLOUT_NAMES.secret('server'), path: CONFIG_ROLLOUT_NAMES.mountPath };
+    for (const role of ['server', 'agent'] as const) {
+      const nodes = role === 'server' ? c.servers : c.agents;
+      if (nodes.length === 0) continue;
+      const data: Record<string, string> = { [SCRIPT_KEY]: APPLY_CONFIG_SCRIPT };
+      for (const n of nodes) data[`${n.name}.yaml`] = renderK3sConfig(c, n);
+      new ApiObject(this, `config-${role}s`, {
+        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+        metadata: { name: CONFIG_ROLLOUT_NAMES.secret(role), labels },
+        stringData: data,
+      });
+      new ApiObject(this, `config-plan-${role}s`, {
+        apiVersion: 'upgrade.cattle.io/v1',
+        kind: 'Plan',
+        metadata: { name: CONFIG_ROLLOUT_NAMES.plan(role), labels, annotations: PLAN_ANNOTATIONS },
+        spec: {
+          concurrency: role === 'server' ? SERVER_CONCURRENCY : c.upgrades.agentConcurrency,
+          nodeSelector: role === 'server' ? SERVERS : AGENTS,
+          tolerations: TOLERATE_ALL,
+          serviceAccountName: SUC_NAMES.serviceAccount,
+          secrets: [{ name: CONFIG_ROLLOUT_NAMES.secret(role), path: CONFIG_ROLLOUT_NAMES.mountPath }],
+          // A Plan needs a version; the image is pinned by tag, so it only names the rollout.
+          version: c.k3sVersion,
+          upgrade: {
+            image: APPLY_IMAGE,
+            command: ['sh', `${CONFIG_ROLLOUT_NAMES.mountPath}/${SCRIPT_KEY}`],
+            envs: [
+              { name: 'ROLE', value: role },
+              { name: 'CONFIGS_DIR', value: CONFIG_ROLLOUT_NAMES.mountPath },
+              ...(role === 'server' ? [{ name: 'ETCD_MEMBERS', value: etcdMembers(c) }] : []),
+            ],
+          },
+        },
+      });
+    }
+
     new ApiObject(this, 'server', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
-      metadata: { name: 'k3s-server', labels },
+      metadata: { name: 'k3s-server', labels, annotations: PLAN_ANNOTATIONS },
       spec: {
         concurrency: SERVER_CONCURRENCY,
         cordon: true,
-        nodeSelector: { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'In', values: ['true'] }] },
-        tolerations,
-        serviceAccountName: SUC_SERVICE_ACCOUNT,
+        nodeSelector: SERVERS,
+        tolerations: TOLERATE_ALL,
+        serviceAccountName: SUC_NAMES.serviceAccount,
+        secrets: [{ ...gate, ignoreUpdates: true }], // a config change must not re-run the K3s upgrade
+        // Before each server's binary is replaced: every etcd member healthy, then a snapshot.
+        prepare: {
+          image: APPLY_IMAGE,
+          command: ['sh', `${gate.path}/${SCRIPT_KEY}`],
+          envs: [
+            { name: 'GATE_ONLY', value: '1' }, { name: 'ROLE', value: 'server' }, { name: 'CONFIGS_DIR', value: gate.path },
+            { name: 'ETCD_MEMBERS', value: etcdMembers(c) }, { name: 'SNAPSHOT_NAME', value: `pre-${c.k3sVersion.replace(/\+/g, '-')}` },
+          ],
+        },
         upgrade: { image: UPGRADE_IMAGE },
         version: c.k3sVersion,
       },
@@ -44,16 +106,16 @@ export class UpgradePlansChart extends Chart {
     new ApiObject(this, 'agent', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
-      metadata: { name: 'k3s-agent', labels },
+      metadata: { name: 'k3s-agent', labels, annotations: PLAN_ANNOTATIONS },
       spec: {
-        concurrency: 1,
+        concurrency: c.upgrades.agentConcurrency,
         cordon: true,
         drain: { force: true, ignoreDaemonSets: true, deleteEmptydirData: true, skipWaitForDeleteTimeout: 60 },
-        nodeSelector: { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] },
+        nodeSelector: AGENTS,
         // Agents wait until every server runs the new version.
         prepare: { image: UPGRADE_IMAGE, args: ['prepare', 'k3s-server'] },
-        serviceAccountName: SUC_SERVICE_ACCOUNT,
-        tolerations,
+        serviceAccountName: SUC_NAMES.serviceAccount,
+        tolerations: TOLERATE_ALL,
         upgrade: { image: UPGRADE_IMAGE },
         version: c.k3sVersion,
       },

@@ -24,6 +24,8 @@ export interface CommittedCluster {
   /** The server committed with `cluster-init`; none once bootstrapped. */
   readonly founder?: CommittedNode;
   readonly bootstrapped: boolean;
+  /** Every node folder held a regular, parseable config.yaml; the lifecycle rules trust only such a tree. */
+  readonly complete: boolean;
 }
 
 /** Every committed server config carries `cluster-cidr`; no agent's does. */
@@ -35,16 +37,32 @@ export function readCommitted(outDir: string, cluster: string): CommittedCluster
   const nodesDir = path.join(root, 'nodes');
   if (!fs.existsSync(nodesDir)) return undefined;
   const nodes = new Map<string, CommittedNode>();
+  let complete = true;
   for (const name of fs.readdirSync(nodesDir).sort()) {
     const file = path.join(nodesDir, name, 'config.yaml');
-    if (!fs.existsSync(file)) continue;
+    // Only regular files: a symlink in dist/ is never followed (see readTree).
+    if (!fs.lstatSync(path.join(nodesDir, name)).isDirectory() || !fs.existsSync(file) || !fs.lstatSync(file).isFile()) {
+      complete = false;
+      continue;
+    }
     const text = fs.readFileSync(file, 'utf8');
-    const config = (YAML.parse(text) ?? {}) as Record<string, unknown>;
+    const config = parseConfig(text);
+    if (Object.keys(config).length === 0) complete = false;
     nodes.set(name, { name, role: isServerConfig(config) ? 'server' : 'agent', text, config });
   }
   const servers = [...nodes.values()].filter((n) => n.role === 'server');
   const founder = servers.find((s) => s.config['cluster-init'] === true);
-  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder };
+  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
+}
+
+/** A committed config.yaml as an object; one that is not YAML (edited by hand) counts as empty. */
+function parseConfig(text: string): Record<string, unknown> {
+  try {
+    const value = YAML.parse(text);
+    return value && typeof value === 'object' ? value as Record<string, unknown> : {};
+  } catch {
+    return {};
+  }
 }
 
 /** The version the server upgrade Plan pins. */

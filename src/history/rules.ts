@@ -10,7 +10,9 @@ import type { CommittedCluster } from './committed';
  */
 export function checkAgainstCommitted(c: ResolvedCluster, committed: CommittedCluster | undefined): Finding[] {
   if (!committed) return [];
-  return [...version(c, committed), ...lifecycle(c, committed), ...immutable(c, committed), ...removals(c, committed)];
+  // A tree edited by hand (a config missing or replaced) says nothing sure about the lifecycle.
+  const trusted = committed.complete ? [...lifecycle(c, committed), ...immutable(c, committed), ...removals(c, committed)] : [];
+  return [...version(c, committed), ...trusted];
 }
 
 function version(c: ResolvedCluster, committed: CommittedCluster): Finding[] {

@@ -20,6 +20,8 @@ export const APPLY_CONFIG_SCRIPT = `#!/bin/sh
 # Applies a committed K3s config.yaml to this node. Exit 0: applied or unchanged.
 set -eu
 
+# system-upgrade-controller names the node in SYSTEM_UPGRADE_NODE_NAME.
+NODE_NAME=\${NODE_NAME:-\${SYSTEM_UPGRADE_NODE_NAME:-}}
 : "\${NODE_NAME:?}" "\${ROLE:?}" "\${CONFIGS_DIR:?}"
 HOST_ROOT=\${HOST_ROOT:-/host}
 HOST_EXEC=\${HOST_EXEC-chroot /host}
@@ -81,6 +83,13 @@ label() {
   hash=$(sha256sum "$current" | cut -c1-16)
   host k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" label node "$NODE_NAME" "$HASH_LABEL=$hash" --overwrite >/dev/null || log "could not label the node (the config is applied)"
 }
+
+# Before a K3s upgrade replaces this server's binary: the same gate, and a snapshot to go back to.
+if [ -n "\${GATE_ONLY:-}" ]; then
+  quorum_gate
+  if [ -n "\${SNAPSHOT_NAME:-}" ]; then host k3s etcd-snapshot save --name "$SNAPSHOT_NAME" || fail "on-demand snapshot $SNAPSHOT_NAME failed"; fi
+  exit 0
+fi
 
 [ -f "$new" ] || fail "no committed config for $NODE_NAME in $CONFIGS_DIR"
 if cmp -s "$new" "$current"; then

@@ -1,4 +1,4 @@
-import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../charts/names';
+import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { generatedBy } from './text';

@@ -83,6 +83,7 @@ export interface ResolvedCluster {
   };
   readonly extraConfig: { readonly servers: K3sConfigMap; readonly agents: K3sConfigMap };
   readonly quorum: Quorum;
+  readonly upgrades: { readonly controller: 'bundled' | 'external'; readonly agentConcurrency: number };
 }
 
 /** K3s's own defaults, and ours where K3s has none. */
@@ -208,6 +209,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     },
     extraConfig: { servers: serverExtra, agents: spec.extraConfig?.agents ?? {} },
     quorum: quorumFor(servers.length),
+    upgrades: { controller: spec.upgrades?.controller ?? 'bundled', agentConcurrency: spec.upgrades?.agentConcurrency ?? 1 },
   };
 }
 

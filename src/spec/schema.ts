@@ -199,6 +199,16 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
             },
           },
         },
+        upgrades: {
+          type: 'object',
+          additionalProperties: false,
+          required: [],
+          nullable: true,
+          properties: {
+            controller: { type: 'string', enum: ['bundled', 'external'], nullable: true },
+            agentConcurrency: { type: 'integer', minimum: 1, maximum: 1000, nullable: true },
+          },
+        },
         backup: {
           type: 'object',
           additionalProperties: false,

@@ -42,6 +42,15 @@ export interface ClusterSpec {
   readonly cloudInit?: CloudInitSpec;
   /** @default - none */
   readonly extraConfig?: ExtraConfigSpec;
+  /** @default - { controller: bundled, agentConcurrency: 1 } */
+  readonly upgrades?: UpgradesSpec;
+}
+
+export interface UpgradesSpec {
+  /** `bundled`: the tree installs system-upgrade-controller; `external`: the cluster has one. @default bundled */
+  readonly controller?: 'bundled' | 'external';
+  /** How many agents apply a config or upgrade at once. @default 1 */
+  readonly agentConcurrency?: number;
 }
 
 export interface K3sSpec {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BACKUP_IMAGES } from '../../src/charts/etcd-backup';
-import { BACKUP_NAMES } from '../../src/charts/names';
+import { BACKUP_NAMES } from '../../src/names';
 import { BACKUP_SCRIPT } from '../../src/render/backup-script';
 import { longestIntervalSeconds } from '../../src/spec/cron';
 import { GOOD, goodFixtures, loadCluster, manifestObjects, tempDir, treeOf } from '../helpers';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { LB_IMAGES } from '../../src/charts/load-balancer';
-import { LB_NAMES } from '../../src/charts/names';
+import { LB_NAMES } from '../../src/names';
 import { renderCheckHaproxy } from '../../src/render/check-haproxy';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { renderExplain } from '../../src/render/explain';

@@ -1,0 +1,71 @@
+import * as path from 'node:path';
+import { CONFIG_ROLLOUT_NAMES } from '../../src/names';
+import { GOOD, loadCluster, parseManifests, treeOf } from '../helpers';
+import { kubernetesSchemaFailures } from '../tools';
+
+const example = loadCluster(path.join(GOOD, 'ha.yaml'));
+const objects = (c: typeof example, file = 'upgrades/plans.k8s.yaml') => parseManifests(treeOf(c).get(file) as string);
+const byName = (list: any[], kind: string, name: string) => list.find((o) => o.kind === kind && o.metadata.name === name);
+
+/** PlanSpec and ContainerSpec fields of system-upgrade-controller v0.20.1 (pkg/apis/upgrade.cattle.io/v1/types.go). */
+const PLAN_FIELDS = new Set(['concurrency', 'jobActiveDeadlineSecs', 'nodeSelector', 'serviceAccountName', 'channel', 'version', 'secrets', 'tolerations', 'exclusive', 'window', 'prepare', 'upgrade', 'cordon', 'drain', 'imagePullSecrets', 'postCompleteDelay', 'priorityClassName', 'postCompleteLabels']);
+const CONTAINER_FIELDS = new Set(['image', 'command', 'args', 'envs', 'envFrom', 'volumes', 'securityContext']);
+
+describe('day-2 config rollout', () => {
+  const list = objects(example);
+
+  test('each role\'s Secret carries every node\'s config.yaml byte for byte, and the apply script; no token', () => {
+    const tree = treeOf(example);
+    for (const role of ['server', 'agent'] as const) {
+      const secret = byName(list, 'Secret', CONFIG_ROLLOUT_NAMES.secret(role));
+      for (const n of role === 'server' ? example.servers : example.agents) expect(secret.stringData[`${n.name}.yaml`]).toBe(tree.get(`nodes/${n.name}/config.yaml`));
+      expect(secret.stringData['apply-config.sh']).toMatch(/^#!\/bin\/sh/);
+      expect(JSON.stringify(secret)).not.toMatch(/"token":|K10[0-9a-f]{20}/);
+    }
+  });
+
+  test('Plans: servers one at a time behind the etcd gate, agents agentConcurrency at a time, every taint tolerated, only v0.20.1 fields', () => {
+    const servers = byName(list, 'Plan', CONFIG_ROLLOUT_NAMES.plan('server'));
+    const agents = byName(list, 'Plan', CONFIG_ROLLOUT_NAMES.plan('agent'));
+    expect(servers.spec.concurrency).toBe(1);
+    expect(agents.spec.concurrency).toBe(1);
+    expect(objects(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { agentConcurrency: 2 }\n`)).find((o) => o.kind === 'Plan' && o.metadata.name === CONFIG_ROLLOUT_NAMES.plan('agent')).spec.concurrency).toBe(2);
+    expect(servers.spec.upgrade.envs).toContainEqual({ name: 'ETCD_MEMBERS', value: 'https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379' });
+    for (const plan of list.filter((o) => o.kind === 'Plan')) {
+      expect(plan.spec.tolerations).toEqual([{ operator: 'Exists' }]);
+      for (const key of Object.keys(plan.spec)) expect(PLAN_FIELDS).toContain(key);
+      for (const container of [plan.spec.upgrade, plan.spec.prepare].filter(Boolean)) for (const key of Object.keys(container)) expect(CONTAINER_FIELDS).toContain(key);
+    }
+    expect(servers.spec.secrets).toEqual([{ name: CONFIG_ROLLOUT_NAMES.secret('server'), path: '/run/k3s-gitops' }]);
+  });
+
+  test('the K3s upgrade takes the same gate and a snapshot first, and a config change does not re-run it', () => {
+    const upgrade = byName(list, 'Plan', 'k3s-server');
+    expect(upgrade.spec.prepare.envs).toEqual(expect.arrayContaining([{ name: 'GATE_ONLY', value: '1' }, { name: 'SNAPSHOT_NAME', value: 'pre-v1.36.3-k3s1' }]));
+    expect(upgrade.spec.secrets[0].ignoreUpdates).toBe(true);
+  });
+
+  test('re-synthesizing an unchanged spec changes nothing; a change to one agent changes only the agents\' Secret', () => {
+    expect(treeOf(example).get('upgrades/plans.k8s.yaml')).toBe(treeOf(loadCluster(path.join(GOOD, 'ha.yaml'))).get('upgrades/plans.k8s.yaml'));
+    const changed = objects(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => t.replace('{ name: worker-1, role: agent, address: 10.0.0.21 }', '{ name: worker-1, role: agent, address: 10.0.0.21, labels: { tier: app } }')));
+    const differs = list.filter((o, i) => JSON.stringify(o) !== JSON.stringify(changed[i])).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(differs).toEqual([`Secret/${CONFIG_ROLLOUT_NAMES.secret('agent')}`]);
+  });
+});
+
+describe('system-upgrade-controller, installed by the tree', () => {
+  test('pinned, with its CRD, namespace, RBAC and Deployment; every object validates', () => {
+    const suc = objects(example, 'upgrades/system-upgrade-controller.k8s.yaml');
+    expect(suc.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
+    expect(byName(suc, 'Deployment', 'system-upgrade-controller').spec.template.spec.containers[0].image).toBe('rancher/system-upgrade-controller:v0.20.1');
+    expect(byName(suc, 'CustomResourceDefinition', 'plans.upgrade.cattle.io').metadata.annotations['argocd.argoproj.io/sync-wave']).toBe('-2');
+    expect(kubernetesSchemaFailures(suc)).toEqual([]);
+    expect(kubernetesSchemaFailures(objects(example).filter((o) => o.kind === 'Secret'))).toEqual([]);
+    expect(treeOf(example).get('upgrades/kustomization.yaml')).toContain('- system-upgrade-controller.k8s.yaml');
+  });
+
+  test('controller: external leaves it out', () => {
+    const c = loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { controller: external }\n`);
+    expect(treeOf(c).has('upgrades/system-upgrade-controller.k8s.yaml')).toBe(false);
+  });
+});
