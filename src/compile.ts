@@ -242,7 +242,8 @@ export function recoverInterruptedWrite(outDir: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process is alive (EPERM: alive, not ours). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { isAlive } from '../../src/compile';
 
 const run = promisify(execFile);
 
@@ -14,16 +15,6 @@ const BRIDGE = 'br0';
 export async function sh(cmd: string, args: readonly string[], timeoutMs = 10_000): Promise<string> {
   const { stdout } = await run(cmd, args, { timeout: timeoutMs });
   return stdout;
-}
-
-/** Whether a process is alive. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function listNamespaces(): Promise<string[]> {
@@ -65,7 +56,7 @@ export class NetnsLab {
   async open(): Promise<void> {
     for (const ns of await listNamespaces()) {
       const pid = Number(ns.slice(PREFIX.length).split('-')[0]);
-      if (pid !== process.pid && !alive(pid)) await destroyNamespace(ns);
+      if (pid !== process.pid && !isAlive(pid)) await destroyNamespace(ns);
     }
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done
 for ns in $(ip netns list | awk '{print $1}' | grep '^${this.id}'); do
