@@ -2,7 +2,6 @@ import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { APPLY_CONFIG_SCRIPT } from '../render/apply-config-script';
 import { renderK3sConfig } from '../render/k3s-config';
-import { urlHost } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
 import { CONFIG_ROLLOUT_NAMES, SUC_NAMES } from '../names';
 import { commonLabels } from './common';
@@ -26,9 +25,6 @@ const AGENTS = { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plan
 
 /** Argo CD dry-runs every object before its sync; a Plan cannot be dry-run before its CRD exists. */
 const PLAN_ANNOTATIONS = { 'argocd.argoproj.io/sync-options': 'SkipDryRunOnMissingResource=true' };
-
-/** etcd's client URL on every server, for the quorum gate. */
-const etcdMembers = (c: ResolvedCluster) => c.servers.map((s) => `https://${urlHost(s.address)}:2379`).join(',');
 
 /**
  * system-upgrade-controller Plans: K3s pinned to `k3s.version` (servers first, one at a
@@ -71,7 +67,6 @@ export class UpgradePlansChart extends Chart {
             envs: [
               { name: 'ROLE', value: role },
               { name: 'CONFIGS_DIR', value: CONFIG_ROLLOUT_NAMES.mountPath },
-              ...(role === 'server' ? [{ name: 'ETCD_MEMBERS', value: etcdMembers(c) }] : []),
             ],
           },
         },
@@ -95,7 +90,7 @@ export class UpgradePlansChart extends Chart {
           command: ['sh', `${gate.path}/${SCRIPT_KEY}`],
           envs: [
             { name: 'GATE_ONLY', value: '1' }, { name: 'ROLE', value: 'server' }, { name: 'CONFIGS_DIR', value: gate.path },
-            { name: 'ETCD_MEMBERS', value: etcdMembers(c) }, { name: 'SNAPSHOT_NAME', value: `pre-${c.k3sVersion.replace(/\+/g, '-')}` },
+            { name: 'SNAPSHOT_NAME', value: `pre-${c.k3sVersion.replace(/\+/g, '-')}` },
           ],
         },
         upgrade: { image: UPGRADE_IMAGE },

@@ -12,9 +12,13 @@
  * Facts it relies on: K3s's etcd client certificates and port,
  * /var/lib/rancher/k3s/server/tls/etcd/{server-ca.crt,client.crt,client.key} and 2379
  * (k3s-io/k3s pkg/daemons/control/deps); etcd's /health answers {"health":"true"}
- * (etcd's etcdhttp); the kubelet's kubeconfig at
+ * (etcd's etcdhttp) and its JSON gateway lists the members, with `clientURLs` empty
+ * for one never started, at `POST /v3/cluster/member/list` (etcd api/etcdserverpb); the kubelet's kubeconfig at
  * /var/lib/rancher/k3s/agent/kubelet.kubeconfig may read and label its own Node
- * (NodeRestriction allows any label outside kubernetes.io and k8s.io).
+ * (NodeRestriction allows any label outside kubernetes.io and k8s.io); every K3s
+ * server answers `GET /ping` with `pong` without authentication on its supervisor port
+ * (k3s-io/k3s pkg/server/router.go), so a new `server:` URL is checked that way before
+ * a node is pointed at it.
  */
 export const APPLY_CONFIG_SCRIPT = `#!/bin/sh
 # Applies a committed K3s config.yaml to this node. Exit 0: applied or unchanged.
@@ -25,7 +29,6 @@ NODE_NAME=\${NODE_NAME:-\${SYSTEM_UPGRADE_NODE_NAME:-}}
 : "\${NODE_NAME:?}" "\${ROLE:?}" "\${CONFIGS_DIR:?}"
 HOST_ROOT=\${HOST_ROOT:-/host}
 HOST_EXEC=\${HOST_EXEC-chroot /host}
-ETCD_MEMBERS=\${ETCD_MEMBERS:-}
 ETCD_TLS=\${ETCD_TLS:-/var/lib/rancher/k3s/server/tls/etcd}
 LOCAL_ETCD=\${LOCAL_ETCD:-https://127.0.0.1:2379}
 KUBELET_KUBECONFIG=\${KUBELET_KUBECONFIG:-/var/lib/rancher/k3s/agent/kubelet.kubeconfig}
@@ -44,18 +47,34 @@ fail() { log "FAILED: $*" >&2; exit 1; }
 # shellcheck disable=SC2086 # HOST_EXEC is a command prefix, split on purpose
 host() { $HOST_EXEC "$@"; }
 
-etcd_healthy() {
-  host curl -sS --max-time 5 --cacert "$ETCD_TLS/server-ca.crt" --cert "$ETCD_TLS/client.crt" --key "$ETCD_TLS/client.key" "$1/health" 2>/dev/null | grep -q '"health":"true"'
+etcd_curl() {
+  host curl -sS --max-time 5 --cacert "$ETCD_TLS/server-ca.crt" --cert "$ETCD_TLS/client.crt" --key "$ETCD_TLS/client.key" "$@" 2>/dev/null
 }
 
+etcd_healthy() { etcd_curl "$1/health" | grep -q '"health":"true"'; }
+
+# The members etcd itself lists (blanks dropped: no value has any), one per line: the first client URL, or "unstarted <peer
+# URL>" for a member added but never started, which still counts towards quorum.
+etcd_members() {
+  etcd_curl -X POST -d '{}' "$LOCAL_ETCD/v3/cluster/member/list" | tr -d ' \\n' | sed 's/.*"members":\\[//; s/},{/}\\
+{/g' | while IFS= read -r member || [ -n "$member" ]; do
+    url=$(echo "$member" | sed -n 's/.*"clientURLs":\\["\\([^"]*\\)".*/\\1/p')
+    if [ -n "$url" ]; then echo "$url"; else echo "unstarted $(echo "$member" | sed -n 's/.*"peerURLs":\\["\\([^"]*\\)".*/\\1/p')"; fi
+  done
+}
+
+# Every member etcd lists must answer healthy, not just those the cluster file names:
+# a server committed but not booted yet is no member and must not block the others.
 quorum_gate() {
-  [ -n "$ETCD_MEMBERS" ] || fail "no etcd members to check"
+  members=$(etcd_members)
+  [ -n "$members" ] || fail "the local etcd member at $LOCAL_ETCD did not list the members; nothing was changed"
   sick=""
-  for member in $(echo "$ETCD_MEMBERS" | tr ',' ' '); do
+  for member in $(echo "$members" | tr ' ' '='); do
+    case "$member" in unstarted=*) sick="$sick \${member#unstarted=} (added, never started)"; continue ;; esac
     etcd_healthy "$member" || sick="$sick $member"
   done
   [ -z "$sick" ] || fail "etcd member(s) not healthy:$sick; restarting $NODE_NAME now could lose quorum. Nothing was changed"
-  log "every etcd member is healthy"
+  log "every etcd member is healthy: $(echo "$members" | tr '\\n' ' ')"
 }
 
 node_ready() {
@@ -79,6 +98,17 @@ wait_healthy() {
   return 1
 }
 
+# A node moved to a new server URL (the VIP of a new load balancer) must not restart
+# before that URL answers: it could not rejoin. The job fails untouched and is retried.
+server_answers() {
+  url=$(sed -n 's/^server: *//p' "$new")
+  [ -n "$url" ] || return 0
+  [ "$url" != "$(sed -n 's/^server: *//p' "$current")" ] || return 0
+  [ "$(host curl -ks --max-time 5 "$url/ping" 2>/dev/null)" = pong ] ||
+    fail "the new server URL $url does not answer /ping yet; nothing was changed (the job is retried)"
+  log "the new server URL $url answers"
+}
+
 label() {
   hash=$(sha256sum "$current" | cut -c1-16)
   host k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" label node "$NODE_NAME" "$HASH_LABEL=$hash" --overwrite >/dev/null || log "could not label the node (the config is applied)"
@@ -97,6 +127,7 @@ if cmp -s "$new" "$current"; then
   label
   exit 0
 fi
+server_answers
 if [ "$ROLE" = server ]; then quorum_gate; fi
 
 cp -p "$current" "$previous"

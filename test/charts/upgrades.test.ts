@@ -30,7 +30,6 @@ describe('day-2 config rollout', () => {
     expect(servers.spec.concurrency).toBe(1);
     expect(agents.spec.concurrency).toBe(1);
     expect(objects(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { agentConcurrency: 2 }\n`)).find((o) => o.kind === 'Plan' && o.metadata.name === CONFIG_ROLLOUT_NAMES.plan('agent')).spec.concurrency).toBe(2);
-    expect(servers.spec.upgrade.envs).toContainEqual({ name: 'ETCD_MEMBERS', value: 'https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379' });
     for (const plan of list.filter((o) => o.kind === 'Plan')) {
       expect(plan.spec.tolerations).toEqual([{ operator: 'Exists' }]);
       for (const key of Object.keys(plan.spec)) expect(PLAN_FIELDS).toContain(key);

@@ -33,12 +33,28 @@ case "$*" in
 esac
 `,
 };
-/** Answers etcd's /health for every member but $DOWN. */
+/**
+ * Answers etcd's member list with $MEMBER_LIST, and etcd's /health and K3s's /ping for
+ * every address but $DOWN.
+ */
 const STUB_CURL = `#!/bin/sh
 for a; do last=$a; done
-if [ -n "\${DOWN:-}" ] && [ "$last" = "$DOWN/health" ]; then exit 7; fi
-echo '{"health":"true","reason":""}'
+case "$last" in
+  "\${DOWN:-none}"/*) exit 7 ;;
+  */v3/cluster/member/list) echo "$MEMBER_LIST" ;;
+  */ping) printf pong ;;
+  *) echo '{"health":"true","reason":""}' ;;
+esac
 `;
+/** etcd's JSON gateway answer, as etcd 3.5 prints it: one started member per client URL, and any never started. */
+const memberList = (clients: string[], unstarted: string[] = []) => JSON.stringify({
+  header: { cluster_id: '1', member_id: '2', raft_term: '3' },
+  members: [
+    ...clients.map((url, i) => ({ ID: String(i + 1), name: `master-${i + 1}-0a1b2c3d`, peerURLs: [url.replace('2379', '2380')], clientURLs: [url] })),
+    ...unstarted.map((url, i) => ({ ID: String(i + 10), peerURLs: [url], isLearner: true })),
+  ],
+}, null, 2);
+const THREE = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379'];
 
 interface Run { status: number | null; stdout: string; stderr: string; state: string; root: string }
 
@@ -59,7 +75,7 @@ function applyConfig(opts: { role?: 'server' | 'agent'; before?: string; after: 
     encoding: 'utf8', timeout: 60_000,
     env: {
       PATH: `${bin}:${process.env.PATH}`, STATE: state, HOST_ROOT: root, HOST_EXEC: '', NODE_NAME: 'master-2', ROLE: opts.role ?? 'server', CONFIGS_DIR: configs,
-      ETCD_MEMBERS: 'https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379', HEALTH_TIMEOUT: '2', POLL_SECONDS: '0.2', ...(opts.down ? { DOWN: opts.down } : {}), ...opts.env,
+      MEMBER_LIST: memberList(THREE), HEALTH_TIMEOUT: '2', POLL_SECONDS: '0.2', ...(opts.down ? { DOWN: opts.down } : {}), ...opts.env,
     },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, state, root };
@@ -110,6 +126,40 @@ describe('the day-2 apply script', () => {
     expect(restarts(r)).toEqual([]);
   });
 
+  test('fails: a node is not moved to a new server URL that does not answer /ping yet, and nothing changes', () => {
+    const before = `${OLD}server: https://192.168.56.10:6443\n`;
+    const after = `${NEW}server: https://192.168.56.100:6443\n`;
+    const r = applyConfig({ role: 'agent', before, after, down: 'https://192.168.56.100:6443' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('the new server URL https://192.168.56.100:6443 does not answer /ping yet; nothing was changed');
+    expect(config(r)).toBe(before);
+    expect(restarts(r)).toEqual([]);
+    const once = applyConfig({ role: 'agent', before, after });
+    expect(once.status).toBe(0);
+    expect(once.stdout).toContain('the new server URL https://192.168.56.100:6443 answers');
+    expect(config(once)).toBe(after);
+  });
+
+  test('the gate checks the members etcd lists: a server in the spec but not booted yet does not block', () => {
+    const r = applyConfig({ after: NEW, down: 'https://10.0.0.13:2379', env: { MEMBER_LIST: memberList(THREE.slice(0, 2)) } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('every etcd member is healthy: https://10.0.0.11:2379 https://10.0.0.12:2379');
+  });
+
+  test('fails: a member added but never started counts against quorum, and halts the server', () => {
+    const r = applyConfig({ after: NEW, env: { MEMBER_LIST: memberList(THREE.slice(0, 2), ['https://10.0.0.13:2380']) } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('etcd member(s) not healthy: https://10.0.0.13:2380 (added, never started)');
+    expect(restarts(r)).toEqual([]);
+  });
+
+  test('fails: no member list from the local etcd member: nothing changes', () => {
+    const r = applyConfig({ after: NEW, down: 'https://127.0.0.1:2379' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('the local etcd member at https://127.0.0.1:2379 did not list the members; nothing was changed');
+    expect(config(r)).toBe(OLD);
+  });
+
   test('agents restart k3s-agent, with no etcd gate', () => {
     const r = applyConfig({ role: 'agent', after: NEW, down: 'https://10.0.0.13:2379' });
     expect(r.status).toBe(0);
@@ -157,7 +207,8 @@ describe('the quorum gate against a real three-member etcd cluster (TLS, loopbac
   }
   afterAll(kill);
 
-  const env = () => ({ ETCD_MEMBERS: members.map((m) => m.client).join(','), ETCD_TLS: dir, LOCAL_ETCD: members[1].client });
+  // The local member lists the others: the gate asks etcd, not the cluster file.
+  const env = () => ({ ETCD_TLS: dir, LOCAL_ETCD: members[1].client });
 
   test('all members healthy: the server proceeds, restarts and checks its local member', () => {
     const r = applyConfig({ after: NEW, stubCurl: false, env: env() });
