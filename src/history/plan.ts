@@ -36,6 +36,16 @@ function changedKeys(before: Readonly<Record<string, unknown>>, after: Readonly<
   return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
 }
 
+/** `changed: a, b; added: c; removed: d`, for the keys that differ. */
+function describeChange(keys: readonly string[], before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>): string {
+  const groups: [string, string[]][] = [
+    ['changed', keys.filter((k) => k in before && k in after)],
+    ['added', keys.filter((k) => !(k in before))],
+    ['removed', keys.filter((k) => !(k in after))],
+  ];
+  return groups.filter(([, ks]) => ks.length > 0).map(([what, ks]) => `${what}: ${ks.join(', ')}`).join('; ');
+}
+
 function removalCommands(name: string, role: 'server' | 'agent', address: string): string[] {
   return [
     `kubectl drain ${name} --ignore-daemonsets --delete-emptydir-data`,
@@ -66,7 +76,8 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
       nodes.push({ node: node.name, action: 'unchanged', details: 'config.yaml as committed' });
       continue;
     }
-    const keys = changedKeys(before.config, YAML.parse(text) as Record<string, unknown>);
+    const after = YAML.parse(text) as Record<string, unknown>;
+    const keys = changedKeys(before.config, after);
     const fixed = node.role === 'server' ? SERVER_REPROVISION_KEYS : REPROVISION_KEYS;
     const blocking = before.role !== node.role ? ['role'] : keys.filter((k) => fixed.has(k));
     if (blocking.length > 0) {
@@ -77,7 +88,7 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
       });
       continue;
     }
-    nodes.push({ node: node.name, action: 'restart', keys, details: `${node.role === 'server' ? 'k3s' : 'k3s-agent'} restarts with new ${keys.join(', ')}` });
+    nodes.push({ node: node.name, action: 'restart', keys, details: `${node.role === 'server' ? 'k3s' : 'k3s-agent'} restarts; ${describeChange(keys, before.config, after)}` });
   }
   for (const before of committed?.nodes.values() ?? []) {
     if (c.nodes.some((n) => n.name === before.name)) continue;
@@ -87,7 +98,7 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
   return { cluster: c.name, nodes, steps: clusterSteps(c, committed) };
 }
 
-/** Cluster-wide steps: a K3s upgrade, turning secrets encryption on or off. */
+/** Cluster-wide steps: a K3s upgrade; secrets encryption flipped before bootstrap. */
 function clusterSteps(c: ResolvedCluster, committed: CommittedCluster | undefined): string[] {
   const steps: string[] = [];
   const from = committed?.k3sVersion ? parseK3sVersion(committed.k3sVersion) : undefined;
@@ -95,13 +106,10 @@ function clusterSteps(c: ResolvedCluster, committed: CommittedCluster | undefine
   if (from && to && compareK3sVersions(from, to) !== 0) {
     steps.push(`upgrade K3s ${committed?.k3sVersion} -> ${c.k3sVersion}: Plan k3s-server, one server at a time behind the quorum gate, then k3s-agent`);
   }
-  const server = committed?.servers[0];
-  const wasEncrypted = server?.config['secrets-encryption'] === true;
-  if (server && wasEncrypted !== c.secretsEncryption) {
-    // K3s's own procedure (docs/cli/secrets-encrypt.md): the servers take the new flag
-    // by restart; existing Secrets are rewritten with reencrypt, on one server.
-    const first = c.servers[0];
-    steps.push(`secrets-encrypt ${c.secretsEncryption ? 'enable' : 'disable'}: the servers restart with the new flag one at a time; then on ${first.name}: \`sudo k3s secrets-encrypt ${c.secretsEncryption ? 'enable' : 'disable'}\`, restart k3s on every server one at a time, \`sudo k3s secrets-encrypt reencrypt\`, and once \`sudo k3s secrets-encrypt status\` says Finished, restart every server again (RUNBOOK.md)`);
+  const wasEncrypted = committed?.servers[0]?.config['secrets-encryption'] === true;
+  // Once bootstrapped the rules refuse the change (IMMUTABLE_KEY); before, no server may have started yet.
+  if (committed && committed.servers.length > 0 && wasEncrypted !== c.secretsEncryption) {
+    steps.push(`secrets encryption ${c.secretsEncryption ? 'on' : 'off'}: only while no server has started yet; a running cluster cannot take the flag ${c.secretsEncryption ? 'on' : 'off'} (K3s docs/cli/secrets-encrypt.md; RUNBOOK.md, "Secrets encryption")`);
   }
   return steps;
 }

@@ -11,7 +11,7 @@ import type { CommittedCluster } from './committed';
 export function checkAgainstCommitted(c: ResolvedCluster, committed: CommittedCluster | undefined): Finding[] {
   if (!committed) return [];
   // A tree edited by hand (a config missing or replaced) says nothing sure about the lifecycle.
-  const trusted = committed.complete ? [...lifecycle(c, committed), ...immutable(c, committed), ...removals(c, committed)] : [];
+  const trusted = committed.complete ? [...lifecycle(c, committed), ...immutable(c, committed), ...encryption(c, committed), ...removals(c, committed)] : [];
   return [...version(c, committed), ...trusted];
 }
 
@@ -42,6 +42,25 @@ function immutable(c: ResolvedCluster, committed: CommittedCluster): Finding[] {
     code: 'IMMUTABLE_KEY', pointer,
     message: `${key} is ${show(String(before[key]))} in the running cluster (dist/${c.name}) and K3s fixes it when the cluster is created; found ${show(String(now[key]))}. Changing it means a new cluster and a migration`,
   }));
+}
+
+/**
+ * K3s: "Starting K3s without encryption and enabling it at a later time is currently
+ * not supported" (docs/cli/secrets-encrypt.md); on a running HA cluster each server
+ * would generate a key of its own. Turning it off is K3s's `secrets-encrypt disable`
+ * with the flag kept: the apiserver reads the encrypted Secrets only through the
+ * encryption config the flag loads, so dropping the flag first would lose them.
+ */
+function encryption(c: ResolvedCluster, committed: CommittedCluster): Finding[] {
+  const before = committed.servers[0]?.config['secrets-encryption'] === true;
+  if (!committed.bootstrapped || before === c.secretsEncryption) return [];
+  const why = before
+    ? 'keep it true and turn encryption off with K3s\'s own steps instead (RUNBOOK.md, "Secrets encryption": `k3s secrets-encrypt disable` on one server, restart the servers one at a time, then `k3s secrets-encrypt reencrypt --force --skip`); without the flag the apiserver cannot read the encrypted Secrets'
+    : 'K3s does not support turning encryption on for a cluster started without it (docs/cli/secrets-encrypt.md): each server would generate its own key';
+  return [{
+    code: 'IMMUTABLE_KEY', pointer: '/spec/secretsEncryption',
+    message: `secrets-encryption is ${before} in the running cluster (dist/${c.name}); found ${c.secretsEncryption}. ${why}`,
+  }];
 }
 
 function removals(c: ResolvedCluster, committed: CommittedCluster): Finding[] {

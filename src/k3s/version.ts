@@ -43,3 +43,14 @@ export function supportsS3ConfigSecret(v: K3sVersion): boolean {
   const since = S3_CONFIG_SECRET_SINCE[`1.${v.minor}`];
   return since !== undefined && v.patch >= since;
 }
+
+/**
+ * `k3s secrets-encrypt rotate-keys`: "Available as of the September 2024 releases:
+ * v1.30.5+k3s1, v1.31.1+k3s1" (k3s-io/docs, docs/cli/secrets-encrypt.md). Older
+ * releases rotate with prepare, rotate and reencrypt.
+ */
+export function supportsRotateKeys(v: K3sVersion): boolean {
+  if (v.major !== 1) return v.major > 1;
+  if (v.minor !== 30 && v.minor !== 31) return v.minor > 31;
+  return v.patch >= (v.minor === 30 ? 5 : 1);
+}

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GOOD, runCli, tempDir } from '../helpers';
+import { GOOD, ROOT, runCli, tempDir } from '../helpers';
+import { YAML } from '../../src/yaml';
 
 /** A project whose dist/ holds the committed tree of `fixture`, as clusters/example.yaml. */
 function committedProject(fixture = 'ha.yaml', edit: (t: string) => string = (t) => t): { dir: string; spec: string } {
@@ -42,6 +43,17 @@ describe('what K3s cannot change on a running cluster is refused against the com
     const { dir, spec } = committedProject();
     edit(spec, (t) => t.replace('  disable: [traefik]', '  network:\n    clusterCidr: 10.62.0.0/16\n  disable: [traefik]'));
     expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+  });
+
+  test.each([
+    ['off', 'secretsEncryption: true', 'secretsEncryption: false', 'keep it true and turn encryption off with K3s\'s own steps'],
+    ['on', 'secretsEncryption: true', 'secretsEncryption: false', 'K3s does not support turning encryption on for a cluster started without it'],
+  ])('fails: secrets encryption turned %s once bootstrapped -> IMMUTABLE_KEY with K3s\'s way', (way, on, off, says) => {
+    const { dir, spec } = committedProject('ha.yaml', (t) => bootstrappedHa(way === 'on' ? t.replace(on, off) : t));
+    edit(spec, (t) => (way === 'on' ? t.replace(off, on) : t.replace(on, off)));
+    const r = refused(dir);
+    expect(r).toMatchObject({ code: 'IMMUTABLE_KEY', pointer: '/spec/secretsEncryption' });
+    expect(r.line).toContain(says);
   });
 
   test('fails: bootstrapped true -> false is BOOTSTRAP_REVERSED', () => {
@@ -110,13 +122,40 @@ describe('plan', () => {
     expect(r.stdout).toMatch(/^master-3 +reprovision +node-ip cannot change on a running node/m);
   });
 
-  test('cluster-wide steps: a K3s upgrade and secrets encryption turned off', () => {
+  test('cluster-wide steps: a K3s upgrade; secrets encryption flipped before bootstrap says it must not be running yet', () => {
     const { dir, spec } = committedProject();
     edit(spec, (t) => t.replace('version: v1.36.3+k3s1', 'version: v1.37.0+k3s1').replace('secretsEncryption: true', 'secretsEncryption: false'));
     const r = runCli(['plan'], { cwd: dir });
     expect(r.stdout).toContain('cluster-wide: upgrade K3s v1.36.3+k3s1 -> v1.37.0+k3s1');
-    expect(r.stdout).toContain('sudo k3s secrets-encrypt disable');
-    expect(r.stdout).toContain('sudo k3s secrets-encrypt reencrypt');
+    expect(r.stdout).toContain('cluster-wide: secrets encryption off: only while no server has started yet');
+  });
+
+  test('--out compares with another tree: a branch whose dist/ is re-synthesized, against the base branch\'s dist/', () => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    const base = path.join(tempDir(), 'dist');
+    fs.cpSync(path.join(dir, 'dist'), base, { recursive: true });
+    edit(spec, (t) => t.replace('    - { name: worker-1, role: agent, address: 10.0.0.21 }', '    - { name: worker-1, role: agent, address: 10.0.0.21, labels: { tier: app } }'));
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+    expect(runCli(['plan'], { cwd: dir }).stdout).not.toContain(' restart ');
+    expect(runCli(['plan', '--out', base], { cwd: dir }).stdout).toMatch(/^worker-1 +restart +k3s-agent restarts; added: node-label$/m);
+
+    edit(spec, (t) => t.replace('  disable: [traefik]', '  network:\n    clusterCidr: 10.62.0.0/16\n  disable: [traefik]'));
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(1);
+    fs.cpSync(base, path.join(dir, 'dist'), { recursive: true, force: true });
+    const refusedAgainstBase = runCli(['plan', '--out', base], { cwd: dir });
+    expect(refusedAgainstBase.status).toBe(1);
+    expect(refusedAgainstBase.stderr).toContain('IMMUTABLE_KEY');
+  });
+
+  test('the README\'s fleet workflow posts plan against the base branch\'s dist/ on pull requests', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /<!-- ci: fleet workflow -->\n```yaml\n([\s\S]*?)\n```\n/.exec(readme)?.[1] ?? '';
+    const workflow = YAML.parse(block);
+    const steps: { run?: string }[] = workflow.jobs.plan.steps;
+    expect(workflow.jobs.plan.if).toBe("github.event_name == 'pull_request'");
+    expect(steps.some((s) => s.run?.includes('npx k3s-gitops plan --out "$RUNNER_TEMP/base/dist"'))).toBe(true);
+    expect(steps.some((s) => s.run?.includes('gh pr comment'))).toBe(true);
+    expect(workflow.jobs.check.steps.map((s: { run?: string }) => s.run)).toContain('npx k3s-gitops synth --check');
   });
 
   test('fails: an invalid spec exits 1 with its diagnostics', () => {
