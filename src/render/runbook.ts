@@ -1,4 +1,5 @@
-import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
+import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { generatedBy } from './text';
@@ -114,6 +115,61 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
 }
 
 /**
+ * Watching a day-2 rollout and resuming one that failed. system-upgrade-controller
+ * labels a Plan's jobs `upgrade.cattle.io/plan`, retries a failed one twice
+ * (backoffLimit 2) and deletes it 900 s after it failed (TTLSecondsAfterFinished),
+ * after which it starts a new one for the same hash (pkg/upgrade/job/job.go,
+ * pkg/upgrade/handle_batch.go).
+ */
+function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const plans = [...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])];
+  p('## Changes through Git (day 2)');
+  p(`A commit that changes a node's config.yaml reaches it through the Plans ${plans.map((n) => `\`${n}\``).join(' and ')} in \`${SUC_NAMES.namespace}\`: servers one at a time behind the etcd quorum gate, agents ${c.upgrades.agentConcurrency} at a time. Before merging, \`npx k3s-gitops plan\` says which nodes restart and which keys change.`);
+  p('### Watching a rollout');
+  p(fence([
+    `kubectl get nodes -L ${CONFIG_ROLLOUT_NAMES.hashLabel}       # the hash of the config each node runs`,
+    `kubectl -n ${SUC_NAMES.namespace} get plans,jobs                    # one job per node and change`,
+    `kubectl -n ${SUC_NAMES.namespace} logs -l upgrade.cattle.io/plan=${plans[0]} --tail=50`,
+  ]));
+  p(`The hash is the first 16 hex digits of the sha256 of the node's file: \`sha256sum dist/${c.name}/nodes/<node>/config.yaml | cut -c1-16\` is what Git says the node runs. A job logs "config.yaml unchanged; no restart" on a node that already runs it.`);
+  p('### When a job fails');
+  p('The job says why in its log and leaves the node as it was: an etcd member not healthy (nothing changed), a new server URL that does not answer yet (nothing changed), or a config the node did not become healthy with in 300 s (the previous config.yaml is back and K3s restarted on it). The Plan stops there: no other node of that role changes.');
+  p(fence([
+    `kubectl -n ${SUC_NAMES.namespace} get jobs -l upgrade.cattle.io/plan=<plan>   # the failed job and its node`,
+    `kubectl -n ${SUC_NAMES.namespace} logs job/<failed-job>`,
+    'ssh <node> sudo journalctl -u k3s --since -30min          # k3s-agent on agents',
+  ]));
+  p(`- **A bad config**: fix \`${c.source}\`, re-synthesize, commit. The Secret's new hash starts a new job on that node, and the rollout goes on from there.`);
+  p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): system-upgrade-controller retries the job twice, then starts a new one 15 minutes after it failed. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
+}
+
+/**
+ * Secrets encryption on a running cluster, K3s's procedures (docs/cli/secrets-encrypt.md):
+ * the `secrets-encryption` flag stays in config.yaml, and encryption is switched and
+ * its key rotated with `k3s secrets-encrypt` on one server, restarting the servers.
+ */
+function secretsEncryption(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const [first, ...others] = c.servers;
+  const restartFirst = `ssh ${first.address} sudo systemctl restart k3s        # ${first.name}`;
+  const restartOthers = others.length > 0 ? [`# once ${first.name} is Ready, one at a time:`, ...others.map((s) => `ssh ${s.address} sudo systemctl restart k3s        # ${s.name}`)] : [];
+  const restartAll = [restartFirst, ...restartOthers];
+  const onFirst = (cmd: string) => `ssh ${first.address} sudo k3s secrets-encrypt ${cmd}`;
+  const version = parseK3sVersion(c.k3sVersion);
+  p('## Secrets encryption');
+  p(`Secrets are encrypted at rest (\`secretsEncryption: true\`). The flag stays on for the cluster's life: the apiserver reads the encryption config only through it, and K3s cannot turn encryption on for a cluster started without it, so once bootstrapped the compiler refuses changing it (\`IMMUTABLE_KEY\`). Run the commands on ${first.name}; \`${onFirst('status')}\` shows the stage and whether every server has the same keys.`);
+  p('### Rotating the encryption key');
+  if (version && supportsRotateKeys(version)) {
+    p(fence([onFirst('rotate-keys'), `${onFirst('status')}    # wait for: Current Rotation Stage: reencrypt_finished`, ...restartAll]));
+  } else {
+    p(`K3s ${c.k3sVersion} has no \`rotate-keys\` (v1.30.5+k3s1, v1.31.1+k3s1 and later): prepare, rotate, reencrypt, restarting the servers after each.`);
+    p(fence([onFirst('prepare'), ...restartAll, onFirst('rotate'), ...restartAll, onFirst('reencrypt'), ...restartAll]));
+  }
+  p('### Turning encryption off, and on again');
+  p('Keep `secretsEncryption: true` in the cluster file: these steps switch what the encryption config does.');
+  p(fence([`${onFirst('disable')}         # or: enable`, ...restartAll, onFirst('reencrypt --force --skip')]));
+}
+
+/**
  * RUNBOOK.md for one cluster: its quorum, what failures do, how to check backups, and
  * K3s's restore procedure with this cluster's names, addresses, paths and bucket.
  */
@@ -201,5 +257,7 @@ export function renderRunbook(c: ResolvedCluster): string {
   p(`${others.length > 0 ? '5' : '4'}. Check: \`kubectl get nodes\` lists every server Ready; agents reconnect by themselves.`);
   p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} --token-env K3S_TOKEN --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
   quorumLost(c, p);
+  dayTwo(c, p);
+  if (c.secretsEncryption) secretsEncryption(c, p);
   return `${out.join('\n').trimEnd()}\n`;
 }

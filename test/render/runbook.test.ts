@@ -116,6 +116,23 @@ describe('RUNBOOK.md', () => {
     expect(md).toContain('Set `bootstrapped: true`'); // the example is not bootstrapped yet
   });
 
+  test('day 2: how to watch a rollout by the config hash, and how to resume after a failed job', () => {
+    expect(cmds).toContain('kubectl get nodes -L k3s-gitops.io/config-hash       # the hash of the config each node runs');
+    expect(md).toContain('sha256sum dist/example/nodes/<node>/config.yaml | cut -c1-16');
+    expect(md).toContain('`kubectl -n system-upgrade delete job <failed-job>`');
+    expect(md).toContain('fix `test/fixtures/good/ha.yaml`, re-synthesize, commit');
+  });
+
+  test('secrets encryption: K3s\'s rotate-keys where the release has it, prepare/rotate/reencrypt before; disable keeps the flag', () => {
+    expect(cmds).toContain('ssh 10.0.0.11 sudo k3s secrets-encrypt rotate-keys');
+    expect(cmds).toContain('ssh 10.0.0.11 sudo k3s secrets-encrypt reencrypt --force --skip');
+    expect(md).toContain('Keep `secretsEncryption: true` in the cluster file');
+    const old = commands(treeOf(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => t.replace('v1.36.3+k3s1', 'v1.30.4+k3s1'))).get('RUNBOOK.md') as string);
+    expect(old).not.toContain('ssh 10.0.0.11 sudo k3s secrets-encrypt rotate-keys');
+    expect(old.filter((l) => /secrets-encrypt (prepare|rotate|reencrypt)$/.test(l))).toHaveLength(3);
+    expect(treeOf(lab).get('RUNBOOK.md')).not.toContain('## Secrets encryption');
+  });
+
   test('a single server without off-node copies says so; five servers tolerate two', () => {
     expect(renderRunbook(loadCluster(path.join(GOOD, 'lab.yaml'), (t) => t.replace(/ {2}backup:[\s\S]*?(?= {2}gitops:)/, '')))).toContain('No off-node copy is configured');
     expect(renderRunbook(lab)).toContain('| 1 (this cluster) | 1 | 0 |');
