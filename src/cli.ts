@@ -17,7 +17,7 @@ import { formatPlan } from './history/plan';
 const USAGE = `usage:
   k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
-  k3s-gitops plan [SPEC...] [--json]                 what applying the specs does to each node, against the committed dist/
+  k3s-gitops plan [SPEC...] [--out DIR] [--json]     what applying the specs does to each node, against the tree in DIR (default dist/)
   k3s-gitops explain SPEC                            print the topology, quorum and backups
   k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
