@@ -3,18 +3,27 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  allDiagnostics, analyzeFiles, planClusters, checkOutDir, checkAgainstCommittedTrees, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
+  allDiagnostics, analyzeFiles, analyzeSpec, planClusters, checkOutDir, checkOutDirOwned, checkAgainstCommittedTrees, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
+import { documentedSchema } from './spec/schema-docs';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster } from './spec/resolve';
 import { committedTrees, type CommittedCluster } from './history/committed';
 import { formatPlan } from './history/plan';
+import { initFiles } from './init';
+import type { StarterNode } from './spec/starter';
+import { STARTER_K3S_VERSION } from './k3s/version';
 
 const USAGE = `usage:
+  k3s-gitops init --name NAME --server NAME=ADDRESS... [--agent NAME=ADDRESS...] [--endpoint VIP]
+      [--lb daemonset|external|none] [--interface IF] [--lb-host NAME=ADDRESS...]
+      [--gitops flux|argocd --repository URL [--branch B]] [--k3s-version V] [--ci]
+                                                     write a starter clusters/NAME.yaml (and with --ci the
+                                                     package.json scripts and CI workflow); never overwrites
   k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
   k3s-gitops plan [SPEC...] [--out DIR] [--json]     what applying the specs does to each node, against the tree in DIR (default dist/)
@@ -23,7 +32,17 @@ const USAGE = `usage:
                                                      print bootable user-data for one node, token filled in
   k3s-gitops kubeconfig SPEC < k3s.yaml              print a K3s kubeconfig pointed at the endpoint
   k3s-gitops schema                                  print the cluster file's JSON Schema
+  k3s-gitops --version                               print this tool's version
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
+
+/** This package's version, from its package.json: beside src/ when run from source, beside lib/ when built. */
+function packageVersion(): string {
+  for (const up of ['..', '../..']) {
+    const file = path.join(__dirname, up, 'package.json');
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')).version;
+  }
+  return 'unknown';
+}
 
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
@@ -66,6 +85,8 @@ function synth(args: string[], io: Io): number {
   checkOutDir(outDir, io.cwd, specs);
   // A run killed mid-swap left the previous tree beside the out dir: put it back first.
   recoverInterruptedWrite(outDir);
+  // Replacing the whole out dir must not take what is not ours; a chosen SPEC replaces only its own folder.
+  if (!values.check && positionals.length === 0) checkOutDirOwned(outDir, io.cwd);
   const clusters = analyze(specs, io, committedTrees(outDir));
   if (!clusters) return EXIT.invalid;
   const tree = synthesize(clusters, repoPath(io.cwd, outDir));
@@ -80,7 +101,7 @@ function synth(args: string[], io: Io): number {
       io.err(`${d.change.padEnd(8)} ${path.relative(io.cwd, path.join(outDir, d.path))}`);
       if (d.diff) io.err(d.diff.replace(/^/gm, '    '));
     }
-    io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npm run synth\` and commit dist/`);
+    io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npx k3s-gitops synth\` and commit dist/`);
     return EXIT.invalid;
   }
   const written = writeTree(outDir, tree, scope);
@@ -204,15 +225,87 @@ function kubeconfig(args: string[], io: Io): number {
 
 function schema(args: string[], io: Io): number {
   parseArgs({ args, allowPositionals: false, options: {} });
-  io.out(JSON.stringify(clusterSchema, null, 2));
+  io.out(JSON.stringify(documentedSchema(clusterSchema), null, 2));
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { synth, validate, plan, explain, seed, kubeconfig, schema };
+/** `name=address`, as --server, --agent and --lb-host take it. */
+function namedAddress(flag: string, value: string): StarterNode {
+  const m = /^([^=\s]+)=(\S+)$/.exec(value);
+  if (!m) throw new UsageError(`--${flag} ${JSON.stringify(value)}: expected NAME=ADDRESS, e.g. master-1=10.0.0.11`);
+  return { name: m[1], address: m[2] };
+}
+
+function init(args: string[], io: Io): number {
+  const { values } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      name: { type: 'string' }, server: { type: 'string', multiple: true }, agent: { type: 'string', multiple: true },
+      endpoint: { type: 'string' }, lb: { type: 'string' }, interface: { type: 'string' }, 'lb-host': { type: 'string', multiple: true },
+      gitops: { type: 'string' }, repository: { type: 'string' }, branch: { type: 'string' }, 'k3s-version': { type: 'string' }, ci: { type: 'boolean' },
+    },
+  });
+  if (!values.name || !values.server?.length) throw new UsageError('init needs --name and at least one --server NAME=ADDRESS');
+  const lb = values.lb ?? (values.server.length > 1 ? 'daemonset' : 'none');
+  if (!['daemonset', 'external', 'none'].includes(lb)) throw new UsageError(`--lb ${JSON.stringify(lb)}: allowed: daemonset, external, none`);
+  if (values.gitops && !['flux', 'argocd'].includes(values.gitops)) throw new UsageError(`--gitops ${JSON.stringify(values.gitops)}: allowed: flux, argocd`);
+  if (values.gitops && !values.repository) throw new UsageError('--gitops needs --repository URL (the fleet repository the cluster pulls)');
+  const files = initFiles({
+    name: values.name, k3sVersion: values['k3s-version'] ?? STARTER_K3S_VERSION,
+    servers: values.server.map((v) => namedAddress('server', v)), agents: (values.agent ?? []).map((v) => namedAddress('agent', v)),
+    endpoint: values.endpoint, loadBalancer: lb as 'daemonset' | 'external' | 'none', interface: values.interface ?? 'eth0',
+    lbHosts: (values['lb-host'] ?? []).map((v) => namedAddress('lb-host', v)),
+    gitops: values.gitops ? { engine: values.gitops as 'flux' | 'argocd', repository: values.repository as string, branch: values.branch ?? 'main' } : undefined,
+  }, values.ci ?? false);
+
+  // The starter must be a valid cluster file before anything is written.
+  const [specPath, specText] = [...files.create][0];
+  const analyzed = analyzeSpec(specPath, specText);
+  if (!analyzed.cluster) {
+    for (const d of analyzed.diagnostics) io.err(formatDiagnostic(d));
+    io.err('init: these options do not make a valid cluster file; nothing written');
+    return EXIT.invalid;
+  }
+  // Refuse before writing anything: never overwrite.
+  const existing = [...files.create.keys()].filter((f) => fs.existsSync(path.join(io.cwd, f)));
+  const packageJson = path.join(io.cwd, 'package.json');
+  const pkg = Object.keys(files.scripts).length > 0 ? readPackageJson(packageJson) : undefined;
+  const taken = Object.entries(files.scripts).filter(([k, v]) => pkg?.scripts?.[k] !== undefined && pkg.scripts[k] !== v).map(([k]) => `package.json script "${k}"`);
+  if (existing.length + taken.length > 0) {
+    io.err(`init: ${[...existing, ...taken].join(', ')} already exist(s); init never overwrites. Nothing written`);
+    return EXIT.invalid;
+  }
+  for (const [rel, text] of files.create) {
+    fs.mkdirSync(path.dirname(path.join(io.cwd, rel)), { recursive: true });
+    fs.writeFileSync(path.join(io.cwd, rel), text, { flag: 'wx' });
+    io.out(`wrote ${rel}`);
+  }
+  if (pkg) {
+    fs.writeFileSync(packageJson, `${JSON.stringify({ ...pkg, scripts: { ...pkg.scripts, ...files.scripts } }, null, 2)}\n`);
+    io.out(`added scripts ${Object.keys(files.scripts).join(', ')} to package.json`);
+  }
+  io.out(`next: edit ${specPath}, then \`npx k3s-gitops synth\` and commit ${specPath} with dist/`);
+  return EXIT.ok;
+}
+
+function readPackageJson(file: string): { scripts?: Record<string, string> } & Record<string, unknown> {
+  if (!fs.existsSync(file)) throw new UsageError('--ci adds scripts to package.json, and there is none here; run `npm init -y` first');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`package.json is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    io.out(packageVersion());
+    return EXIT.ok;
+  }
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     (command === undefined ? io.err : io.out)(USAGE);
     return command === undefined ? EXIT.usage : EXIT.ok;

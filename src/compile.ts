@@ -13,6 +13,7 @@ import { renderHaproxyCfg } from './render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
 import { renderRunbook } from './render/runbook';
+import { GENERATED_MARK } from './render/text';
 import { renderS3SecretTemplate, S3_SECRET_TEMPLATE } from './render/etcd-s3-secret';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
@@ -44,10 +45,24 @@ export function analyzeSpec(source: string, text: string): AnalyzedSpec {
   return hasErrors(diagnostics) ? { file: source, source: parsed.source, diagnostics } : { file: source, source: parsed.source, cluster, diagnostics };
 }
 
-/** The path as it appears in messages: relative to the working directory, POSIX style. */
+/** The path as it appears in messages and generated files: relative to the repository root, POSIX style. */
 export function displayPath(file: string, cwd: string): string {
-  const rel = path.relative(cwd, path.resolve(cwd, file));
-  return (rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(cwd, file) : rel).split(path.sep).join('/');
+  const absolute = path.resolve(cwd, file);
+  const base = repositoryRoot(path.dirname(absolute)) ?? cwd;
+  const rel = path.relative(base, absolute);
+  return (rel.startsWith('..') || path.isAbsolute(rel) ? absolute : rel).split(path.sep).join('/');
+}
+
+/**
+ * The repository a cluster file lives in: the nearest folder up from it with `.git` or
+ * `package.json`. Files name their spec relative to it, so the output does not depend
+ * on the folder the command ran in or on how the path was written.
+ */
+function repositoryRoot(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, '.git')) || fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
 }
 
 /** Reads and analyzes cluster files; refuses oversized and non-UTF-8 files before parsing. */
@@ -263,6 +278,33 @@ export function checkOutDir(outDir: string, cwd: string, specs: readonly string[
   const spec = specs.find((s) => inside(path.resolve(cwd, s)));
   if (spec) throw new UsageError(`--out ${outDir} holds the cluster file ${spec}; the out dir is replaced whole`);
   if (fs.existsSync(out) && !fs.lstatSync(out).isDirectory() && !fs.lstatSync(out).isSymbolicLink()) throw new UsageError(`--out ${outDir} exists and is not a directory`);
+}
+
+/**
+ * The out dir is replaced whole, so it may hold only what k3s-gitops wrote: one folder
+ * per cluster, each with the RUNBOOK.md that starts with the generated-file line. A
+ * folder someone else filled is refused, never emptied.
+ */
+export function checkOutDirOwned(outDir: string, cwd: string): void {
+  if (!fs.existsSync(outDir) || !fs.lstatSync(outDir).isDirectory()) return;
+  const foreign = fs.readdirSync(outDir).sort().filter((entry) => !isClusterFolder(path.join(outDir, entry)));
+  if (foreign.length > 0) {
+    const shown = path.relative(cwd, outDir) || '.';
+    throw new UsageError(`--out ${shown} holds ${foreign.slice(0, 3).map((f) => `"${f}"`).join(', ')}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}, which k3s-gitops did not write; the out dir is replaced whole, so give an empty folder or one k3s-gitops wrote`);
+  }
+}
+
+function isClusterFolder(dir: string): boolean {
+  const runbook = path.join(dir, 'RUNBOOK.md');
+  if (!fs.lstatSync(dir).isDirectory() || !fs.existsSync(runbook) || !fs.lstatSync(runbook).isFile()) return false;
+  const fd = fs.openSync(runbook, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).toString('utf8').startsWith(`<!-- ${GENERATED_MARK}`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

@@ -6,6 +6,9 @@ export interface K3sVersion {
   readonly build: number;
 }
 
+/** The release `init` pins in a starter cluster file: the one the examples and tests use. */
+export const STARTER_K3S_VERSION = 'v1.36.3+k3s1';
+
 const VERSION = /^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$/;
 
 /** Parses a pinned K3s release, or undefined for anything else. */

@@ -107,7 +107,7 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
     p(fence([...resetCommands(c, s, []), 'sudo systemctl start k3s']));
   }
   if (!c.bootstrapped && c.servers.length > 1) {
-    p(`3. **If the survivor is not ${first.name}**: ${first.name}'s config founds the cluster (\`cluster-init\`) and the others join ${first.name}, so starting them as they are would found a second, empty cluster. First set \`bootstrapped: true\` in \`${c.source}\`, run \`npm run synth\`, commit, and install each other server's new config.yaml (it joins through the endpoint, ${endpointUrl(c)}${c.loadBalancer.mode === 'daemonset' ? ', which the survivor\'s load balancer pod serves' : ''}):`);
+    p(`3. **If the survivor is not ${first.name}**: ${first.name}'s config founds the cluster (\`cluster-init\`) and the others join ${first.name}, so starting them as they are would found a second, empty cluster. First set \`bootstrapped: true\` in \`${c.source}\`, run \`npx k3s-gitops synth\`, commit, and install each other server's new config.yaml (it joins through the endpoint, ${endpointUrl(c)}${c.loadBalancer.mode === 'daemonset' ? ', which the survivor\'s load balancer pod serves' : ''}):`);
     p(fence([`# for each server that rejoins, e.g. ${first.name}:`, `scp dist/${c.name}/nodes/${first.name}/config.yaml ${first.address}:/tmp/k3s-config.yaml`, `ssh ${first.address} sudo install -m 0600 /tmp/k3s-config.yaml ${CONFIG}`]));
   }
   p(`${!c.bootstrapped && c.servers.length > 1 ? '4' : '3'}. On every other server, delete its old etcd data and start K3s; it joins the survivor as a new member:`);

@@ -116,6 +116,31 @@ function typeName(value: unknown): string {
   return `${typeof value} ${show(value)}`;
 }
 
+/** Edits (insert, delete, substitute, swap two neighbours) from a to b, ignoring case. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[x.length][y.length];
+}
+
+/** The known field a typo most likely meant: the nearest within a third of its length (at least 2 edits). */
+function closest(field: string, known: readonly string[]): string | undefined {
+  if (field.length > 100) return undefined;
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(field, name);
+    if (distance <= Math.max(2, Math.floor(name.length / 3)) && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
 /** Turns one ajv error into a finding in the project's terms, or none for noise. */
 function findingFromSchemaError(e: ErrorObject): Finding[] {
   const at = e.instancePath;
@@ -128,8 +153,9 @@ function findingFromSchemaError(e: ErrorObject): Finding[] {
     }
     case 'additionalProperties': {
       const field = (e.params as { additionalProperty: string }).additionalProperty;
-      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).join(', ');
-      return [{ code: 'UNKNOWN_FIELD', pointer: at + pointer(field), atKey: true, message: `unknown field "${field}"; allowed here: ${allowed}` }];
+      const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      const guess = closest(field, known);
+      return [{ code: 'UNKNOWN_FIELD', pointer: at + pointer(field), atKey: true, message: `unknown field "${field}"${guess ? ` (did you mean "${guess}"?)` : ''}; allowed here: ${known.join(', ')}` }];
     }
     case 'type':
       return [{ code: 'WRONG_TYPE', pointer: at, message: `found ${typeName(e.data)}, expected ${String(e.schema).replace('integer', 'a whole number').replace('object', 'a mapping').replace('array', 'a list')}` }];

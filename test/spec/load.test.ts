@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
 import { clusterSchema } from '../../src/spec/schema';
+import { documentedSchema } from '../../src/spec/schema-docs';
 import { GOOD, ROOT } from '../helpers';
 
 const ha = fs.readFileSync(path.join(GOOD, 'ha.yaml'), 'utf8');
@@ -21,6 +22,18 @@ describe('loading a cluster file', () => {
     const line = text.split('\n').findIndex((l) => l.includes('bootstraped')) + 1;
     expect(r.diagnostics).toEqual([expect.objectContaining({ code: 'UNKNOWN_FIELD', pointer: '/spec/bootstraped', line, col: 3 })]);
     expect(r.diagnostics[0].message).toContain('allowed here: k3s, bootstrapped');
+  });
+
+  test.each([
+    ['bootstraped', 'bootstrapped'], ['secretEncryption', 'secretsEncryption'], ['Nodes', 'nodes'], ['upgardes', 'upgrades'],
+  ])('an unknown field says which known field it is closest to: %s -> %s', (typo, meant) => {
+    const r = analyzeSpec('x.yaml', ha.replace('  bootstrapped: false', `  bootstrapped: false\n  ${typo}: {}`).replace(meant === 'bootstrapped' ? /^ {2}bootstrapped: false\n/m : /^$/, ''));
+    expect(r.diagnostics.find((d) => d.code === 'UNKNOWN_FIELD')?.message).toContain(`unknown field "${typo}" (did you mean "${meant}"?)`);
+  });
+
+  test('a field close to none says nothing it cannot back', () => {
+    const r = analyzeSpec('x.yaml', ha.replace('  bootstrapped: false', '  bootstrapped: false\n  colour: blue'));
+    expect(r.diagnostics[0].message).toMatch(/^unknown field "colour"; allowed here: /);
   });
 
   test('every problem of a file is reported at once, schema errors before semantics', () => {
@@ -54,8 +67,8 @@ describe('loading a cluster file', () => {
     expect(r.diagnostics[0].code).toBe('YAML_MULTIPLE_DOCS');
   });
 
-  test('the published schema is the one the compiler enforces', () => {
+  test('the published schema is the one the compiler enforces, with the editor help added', () => {
     const published = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'cluster.schema.json'), 'utf8'));
-    expect(published).toEqual(JSON.parse(JSON.stringify(clusterSchema)));
+    expect(published).toEqual(JSON.parse(JSON.stringify(documentedSchema(clusterSchema))));
   });
 });
