@@ -148,8 +148,21 @@ export const DEFAULT_DIST = 'dist';
  * deterministic. `dist` is the out dir relative to the repository root.
  */
 export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIST): Map<string, string> {
+  const files = new Map<string, string>([...renderNodeSideFiles(c)].map(([rel, content]) => [`${c.name}/${rel}`, content]));
+  // cdk8s loads only here, so validate and explain stay fast.
+  const { buildKubernetesFiles } = require('./charts') as typeof import('./charts');
+  for (const [rel, content] of buildKubernetesFiles(c, `${dist}/${c.name}`)) files.set(`${c.name}/${rel}`, content);
+  return files;
+}
+
+/**
+ * Every file of a cluster that is not a Kubernetes object, keyed by its path under the
+ * cluster's folder: node configs and user-data, load balancer machines' files,
+ * RUNBOOK.md, templates.
+ */
+export function renderNodeSideFiles(c: ResolvedCluster): Map<string, string> {
   const files = new Map<string, string>();
-  const put = (rel: string, content: string) => files.set(`${c.name}/${rel}`, content);
+  const put = (rel: string, content: string) => files.set(rel, content);
   for (const node of c.nodes) {
     const config = renderK3sConfig(c, node);
     put(`nodes/${node.name}/config.yaml`, config);
@@ -167,9 +180,6 @@ export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIS
   put('RUNBOOK.md', renderRunbook(c));
   const s3Secret = renderS3SecretTemplate(c);
   if (s3Secret) put(S3_SECRET_TEMPLATE, s3Secret);
-  // cdk8s loads only here, so validate and explain stay fast.
-  const { buildKubernetesFiles } = require('./charts') as typeof import('./charts');
-  for (const [rel, content] of buildKubernetesFiles(c, `${dist}/${c.name}`)) put(rel, content);
   return files;
 }
 

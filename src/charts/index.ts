@@ -1,4 +1,5 @@
 import { App, type Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
 import { yamlFile } from '../render/text';
 import { manifestFile } from './common';
@@ -29,18 +30,28 @@ function kustomizedFolder(c: ResolvedCluster, folder: string, charts: [string, C
  */
 export function buildKubernetesFiles(c: ResolvedCluster, repoDir: string): Map<string, string> {
   const app = new App();
-  const manifests: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(app, 'namespace', c)]];
-  if (c.loadBalancer.mode === 'daemonset') manifests.push(['load-balancer.k8s.yaml', new LoadBalancerChart(app, 'load-balancer', c)]);
-  if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(app, 'etcd-backup', c)]);
-  const files: [string, string][] = [
-    ...kustomizedFolder(c, 'manifests', manifests),
-    ...kustomizedFolder(c, 'upgrades', [
-      ...(c.upgrades.controller === 'bundled' ? [['system-upgrade-controller.k8s.yaml', new SystemUpgradeControllerChart(app, 'system-upgrade-controller', c)] as [string, Chart]] : []),
-      ['plans.k8s.yaml', new UpgradePlansChart(app, 'upgrades', c)],
-    ]),
-  ];
+  const charts = addClusterCharts(app, c);
+  const files: [string, string][] = [...kustomizedFolder(c, 'manifests', charts.manifests), ...kustomizedFolder(c, 'upgrades', charts.upgrades)];
   const paths = { manifests: `./${repoDir}/manifests`, upgrades: `./${repoDir}/upgrades` };
   if (c.gitops?.engine === 'flux') files.push(...kustomizedFolder(c, 'flux', [['sync.k8s.yaml', new FluxChart(app, 'flux', c, paths)]]));
   if (c.gitops?.engine === 'argocd') files.push(...kustomizedFolder(c, 'argocd', [['applications.k8s.yaml', new ArgoCdChart(app, 'argocd', c, paths)]]));
   return new Map(files);
+}
+
+/** A cluster's charts by file name: what its manifests/ and upgrades/ folders hold. */
+export interface ClusterCharts {
+  readonly manifests: [string, Chart][];
+  readonly upgrades: [string, Chart][];
+}
+
+/** Adds the cluster's charts (all but the GitOps ones, which name the repository's layout) under `scope`. */
+export function addClusterCharts(scope: Construct, c: ResolvedCluster): ClusterCharts {
+  const manifests: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(scope, 'namespace', c)]];
+  if (c.loadBalancer.mode === 'daemonset') manifests.push(['load-balancer.k8s.yaml', new LoadBalancerChart(scope, 'load-balancer', c)]);
+  if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(scope, 'etcd-backup', c)]);
+  const upgrades: [string, Chart][] = [
+    ...(c.upgrades.controller === 'bundled' ? [['system-upgrade-controller.k8s.yaml', new SystemUpgradeControllerChart(scope, 'system-upgrade-controller', c)] as [string, Chart]] : []),
+    ['plans.k8s.yaml', new UpgradePlansChart(scope, 'upgrades', c)],
+  ];
+  return { manifests, upgrades };
 }
