@@ -11,7 +11,7 @@ import { clusterSchema } from './spec/schema';
 import { documentedSchema } from './spec/schema-docs';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
-import type { ResolvedCluster } from './spec/resolve';
+import type { ResolvedCluster, ResolvedNode } from './spec/resolve';
 import { committedTrees, type CommittedCluster } from './history/committed';
 import { formatPlan } from './history/plan';
 import { initFiles } from './init';
@@ -28,7 +28,7 @@ const USAGE = `usage:
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
   k3s-gitops plan [SPEC...] [--out DIR] [--json]     what applying the specs does to each node, against the tree in DIR (default dist/)
   k3s-gitops explain SPEC                            print the topology, quorum and backups
-  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--restore SNAPSHOT]
+  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--agent-token-file F | --agent-token-env VAR] [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
   k3s-gitops kubeconfig SPEC < k3s.yaml              print a K3s kubeconfig pointed at the endpoint
   k3s-gitops schema                                  print the cluster file's JSON Schema
@@ -155,42 +155,72 @@ function tokenProblem(token: string): string | undefined {
   return undefined;
 }
 
-function readToken(values: { 'token-file'?: string; 'token-env'?: string }, io: Io): string {
-  if ((values['token-file'] === undefined) === (values['token-env'] === undefined)) throw new UsageError('give exactly one of --token-file F or --token-env VAR');
+/** A token from --PREFIX-file F or --PREFIX-env VAR (exactly one); undefined when neither is given and none is needed. */
+function readToken(values: Record<string, string | boolean | undefined>, prefix: 'token' | 'agent-token', io: Io): string | undefined {
+  const fileFlag = values[`${prefix}-file`] as string | undefined;
+  const envFlag = values[`${prefix}-env`] as string | undefined;
+  if (fileFlag === undefined && envFlag === undefined) return undefined;
+  if (fileFlag !== undefined && envFlag !== undefined) throw new UsageError(`give exactly one of --${prefix}-file F or --${prefix}-env VAR, not both`);
   let raw: string;
-  if (values['token-file'] !== undefined) {
+  if (fileFlag !== undefined) {
     try {
-      raw = fs.readFileSync(path.resolve(io.cwd, values['token-file']), 'utf8');
+      raw = fs.readFileSync(path.resolve(io.cwd, fileFlag), 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read token file ${values['token-file']}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      throw new UsageError(`cannot read ${prefix.replace('-', ' ')} file ${fileFlag}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
     }
   } else {
-    const name = values['token-env'] as string;
-    const value = process.env[name];
-    if (value === undefined) throw new UsageError(`environment variable ${name} is not set`);
+    const value = process.env[envFlag as string];
+    if (value === undefined) throw new UsageError(`environment variable ${envFlag} is not set`);
     raw = value;
   }
   return raw.replace(/\r?\n$/, '');
+}
+
+/**
+ * The tokens a node's user-data carries: a server the server token (and the agent token
+ * where there is one); an agent the agent token where there is one, else the server
+ * token. An agent is never handed the server token when it need not hold it.
+ */
+function seedTokens(c: ResolvedCluster, node: ResolvedNode, values: Record<string, string | boolean | undefined>, io: Io): { token?: string; agentToken?: string } {
+  const token = readToken(values, 'token', io);
+  const agentToken = readToken(values, 'agent-token', io);
+  if (!c.agentTokenFile) {
+    if (agentToken !== undefined) throw new UsageError(`${c.source} has no token.agentFile; give the join token with --token-file F or --token-env VAR`);
+    if (token === undefined) throw new UsageError('give exactly one of --token-file F or --token-env VAR');
+    return { token };
+  }
+  if (node.role === 'agent') {
+    if (token !== undefined) throw new UsageError(`${node.name} is an agent and ${c.source} sets token.agentFile: agents never receive the server token. Give only --agent-token-file F or --agent-token-env VAR`);
+    if (agentToken === undefined) throw new UsageError('an agent joins with the agent token: give --agent-token-file F or --agent-token-env VAR');
+    return { agentToken };
+  }
+  if (token === undefined || agentToken === undefined) throw new UsageError(`a server needs the server token (--token-file F or --token-env VAR) and, since ${c.source} sets token.agentFile, the agent token (--agent-token-file F or --agent-token-env VAR)`);
+  return { token, agentToken };
 }
 
 function seed(args: string[], io: Io): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { node: { type: 'string' }, 'token-file': { type: 'string' }, 'token-env': { type: 'string' }, restore: { type: 'string' } },
+    options: {
+      node: { type: 'string' }, 'token-file': { type: 'string' }, 'token-env': { type: 'string' },
+      'agent-token-file': { type: 'string' }, 'agent-token-env': { type: 'string' }, restore: { type: 'string' },
+    },
   });
   if (positionals.length !== 1) throw new UsageError('seed takes exactly one SPEC');
   if (!values.node) throw new UsageError('seed needs --node NAME');
-  const token = readToken(values, io);
   const clusters = analyze(positionals, io);
   if (!clusters) return EXIT.invalid;
   const cluster = clusters[0];
   const node = cluster.nodes.find((n) => n.name === values.node);
   if (!node) throw new UsageError(`no node "${values.node}" in ${cluster.source}; nodes: ${cluster.nodes.map((n) => n.name).join(', ')}`);
-  const problem = tokenProblem(token);
-  if (problem) {
-    io.err(`k3s-gitops seed: ${problem}; nothing printed`);
-    return EXIT.invalid;
+  const tokens = seedTokens(cluster, node, values, io);
+  for (const [what, value] of [['token', tokens.token], ['agent token', tokens.agentToken]] as const) {
+    const problem = value === undefined ? undefined : tokenProblem(value);
+    if (problem) {
+      io.err(`k3s-gitops seed: ${problem.replace('the token', `the ${what}`)}; nothing printed`);
+      return EXIT.invalid;
+    }
   }
   let restore: RestorePlan | undefined;
   if (values.restore !== undefined) {
@@ -204,7 +234,7 @@ function seed(args: string[], io: Io): number {
       restore = { snapshot: values.restore, s3Credentials: { accessKeyId, secretAccessKey } };
     }
   }
-  io.out(renderNodeUserData(cluster, node, { token, restore }).trimEnd());
+  io.out(renderNodeUserData(cluster, node, { ...tokens, restore }).trimEnd());
   return EXIT.ok;
 }
 

@@ -15,6 +15,13 @@ export const BACKUP_NAMES = {
   cronJob: (target: string) => `etcd-backup-${target}`,
 } as const;
 
+export const CERT_NAMES = {
+  configMap: 'cert-expiry-script',
+  serviceAccount: 'cert-expiry',
+  /** A CronJob's name is at most 52 characters; a longer server name is cut and made unique by a hash. */
+  cronJob: (server: string) => (server.length <= 40 ? `cert-expiry-${server}` : `cert-expiry-${server.slice(0, 31).replace(/[.-]+$/, '')}-${fnv1a(server)}`),
+} as const;
+
 /** system-upgrade-controller's namespace and service account, as its release names them. */
 export const SUC_NAMES = { namespace: 'system-upgrade', serviceAccount: 'system-upgrade' } as const;
 
@@ -27,3 +34,10 @@ export const CONFIG_ROLLOUT_NAMES = {
   /** The label a node carries once it runs its committed config. */
   hashLabel: 'k3s-gitops.io/config-hash',
 } as const;
+
+/** 8 hex digits of FNV-1a: a short, stable tag for a cut name (no crypto load for it). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}

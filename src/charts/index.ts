@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
 import { yamlFile } from '../render/text';
 import { manifestFile } from './common';
+import { CertificateExpiryChart } from './cert-expiry';
 import { EtcdBackupChart } from './etcd-backup';
 import { ArgoCdChart, FluxChart } from './gitops';
 import { LoadBalancerChart } from './load-balancer';
@@ -49,6 +50,7 @@ export function addClusterCharts(scope: Construct, c: ResolvedCluster): ClusterC
   const manifests: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(scope, 'namespace', c)]];
   if (c.loadBalancer.mode === 'daemonset') manifests.push(['load-balancer.k8s.yaml', new LoadBalancerChart(scope, 'load-balancer', c)]);
   if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(scope, 'etcd-backup', c)]);
+  manifests.push(['cert-expiry.k8s.yaml', new CertificateExpiryChart(scope, 'cert-expiry', c)]);
   const upgrades: [string, Chart][] = [
     ...(c.upgrades.controller === 'bundled' ? [['system-upgrade-controller.k8s.yaml', new SystemUpgradeControllerChart(scope, 'system-upgrade-controller', c)] as [string, Chart]] : []),
     ['plans.k8s.yaml', new UpgradePlansChart(scope, 'upgrades', c)],

@@ -59,6 +59,10 @@ export class UpgradePlansChart extends Chart {
           tolerations: TOLERATE_ALL,
           serviceAccountName: SUC_NAMES.serviceAccount,
           secrets: [{ name: CONFIG_ROLLOUT_NAMES.secret(role), path: CONFIG_ROLLOUT_NAMES.mountPath }],
+          // Agents after servers: a change servers must take first (an agent token, a new
+          // endpoint) reaches agents only once every server runs it. k3s-upgrade's
+          // `prepare <plan>` waits until that Plan applies to no node (scripts/upgrade.sh).
+          ...(role === 'agent' ? { prepare: { image: UPGRADE_IMAGE, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] } } : {}),
           // A Plan needs a version; the image is pinned by tag, so it only names the rollout.
           version: c.k3sVersion,
           upgrade: {

@@ -1,5 +1,6 @@
 import { parseK3sVersion, compareK3sVersions } from '../k3s/version';
 import type { ResolvedCluster } from '../spec/resolve';
+import { nodeTokenFiles, seedTokenFlags } from '../render/user-data';
 import { YAML } from '../yaml';
 import type { CommittedCluster } from './committed';
 
@@ -67,8 +68,8 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
     if (!before) {
       nodes.push({
         node: node.name, action: 'new',
-        details: `boot it with dist/${c.name}/nodes/${node.name}/user-data.yaml (token at ${c.tokenFile}) or \`k3s-gitops seed\``,
-        commands: [`npx k3s-gitops seed ${c.source} --node ${node.name} --token-env K3S_TOKEN > user-data.yaml`],
+        details: `boot it with dist/${c.name}/nodes/${node.name}/user-data.yaml (token at ${nodeTokenFiles(c, node).join(' and ')}) or \`k3s-gitops seed\``,
+        commands: [`npx k3s-gitops seed ${c.source} --node ${node.name} ${seedTokenFlags(c, node.role)} > user-data.yaml`],
       });
       continue;
     }

@@ -1,11 +1,11 @@
 import type { K3sConfigMap, K3sConfigValue } from '../spec/types';
-import { foundsCluster, joinUrl, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { foundsCluster, joinUrl, nodeTokenFile, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { yamlFile } from './text';
 
 /** The K3s config.yaml keys for one node, before extraConfig. */
 function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConfigValue> {
   const keys: Record<string, K3sConfigValue> = {
-    'token-file': c.tokenFile,
+    'token-file': nodeTokenFile(c, node),
     'node-name': node.name,
     'node-ip': node.addresses.join(','),
   };
@@ -18,6 +18,8 @@ function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConf
   if (node.role === 'agent') return keys;
 
   if (foundsCluster(c, node)) keys['cluster-init'] = true;
+  // Servers accept agents with the agent token (K3s docs/cli/token.md, "Agent").
+  if (c.agentTokenFile) keys['agent-token-file'] = c.agentTokenFile;
   keys['tls-san'] = [...new Set([c.endpoint, ...c.dnsNames])];
   keys['write-kubeconfig-mode'] = '0600';
   keys['cluster-cidr'] = c.network.clusterCidr;

@@ -1,7 +1,8 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
-import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
+import { seedTokenFlags } from './user-data';
 import { generatedBy } from './text';
 
 const CONFIG = '/etc/rancher/k3s/config.yaml';
@@ -115,6 +116,67 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
 }
 
 /**
+ * The tokens over the cluster's life, by K3s's docs/cli/token.md: the server token
+ * encrypts the bootstrap data (a snapshot restores only with the token in use when it
+ * was taken); the agent token "can be set before or after the cluster has been started,
+ * by changing the CLI option ... on all servers"; after `k3s token rotate` "all servers
+ * and any agents that originally joined with the old token must be restarted with the
+ * new token".
+ */
+function tokens(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const [first] = c.servers;
+  const serverTokenHolders = c.agentTokenFile ? c.servers : c.nodes;
+  const install = (nodes: readonly ResolvedNode[], from: string, to: string) => nodes.map((n) => `ssh ${n.address} 'sudo install -m 0600 /dev/stdin ${to}' < ${from}   # ${n.name}`);
+  const restarts = (nodes: readonly ResolvedNode[]) => nodes.map((n) => `ssh ${n.address} sudo systemctl restart ${n.role === 'server' ? 'k3s' : 'k3s-agent'}        # ${n.name}`);
+  p('## Tokens');
+  p(`The server token sits at \`${c.tokenFile}\` on ${c.agentTokenFile ? 'every server' : 'every node'}${c.agentTokenFile ? `; agents hold only the agent token at \`${c.agentTokenFile}\`` : ''}. K3s encrypts its bootstrap data with the server token, so a snapshot restores only with the token that was in use when it was taken: keep each retired token beside the snapshots it belongs to.`);
+  if (!c.agentTokenFile) {
+    p('### Keeping the server token off agents');
+    p(`Anyone who reads an agent's disk has the server token, which joins servers and opens etcd. K3s takes a separate agent token on a running cluster:`);
+    p(fence([
+      'openssl rand -hex 32 > agent-token                    # keep it in your secret store',
+      ...install(c.nodes, 'agent-token', '/etc/rancher/k3s/agent-token'),
+    ]));
+    p(`Then set \`token.agentFile: /etc/rancher/k3s/agent-token\` in \`${c.source}\`, run \`npx k3s-gitops synth\` and commit. The servers restart one at a time with \`agent-token-file\`; the agents follow once every server runs it, and join with the agent token from then on. When \`kubectl get nodes -L ${CONFIG_ROLLOUT_NAMES.hashLabel}\` shows every agent on its new hash, take the server token off them:`);
+    p(fence(c.agents.map((a) => `ssh ${a.address} sudo rm -f ${c.tokenFile}        # ${a.name}`)));
+  }
+  p('### Rotating the server token');
+  p(fence([
+    `ssh ${first.address} sudo k3s etcd-snapshot save --name pre-token-rotation   # restores with the OLD token: keep it with this snapshot`,
+    'openssl rand -hex 32 > new-token',
+    `ssh ${first.address} 'sudo install -m 0600 /dev/stdin /root/new-token' < new-token`,
+    `ssh ${first.address} 'sudo sh -c "k3s token rotate --token \\"\\$(cat ${c.tokenFile})\\" --new-token \\"\\$(cat /root/new-token)\\""'`,
+    ...install(serverTokenHolders, 'new-token', c.tokenFile),
+    `# then restart, servers one at a time first${c.agentTokenFile ? '' : ', then the agents'}:`,
+    ...restarts(serverTokenHolders),
+    `ssh ${first.address} sudo rm -f /root/new-token`,
+  ]));
+  p(`From then on \`k3s-gitops seed\` takes the new token.${c.agentTokenFile ? ' Agents join with the agent token and are not touched.' : ''}`);
+  if (c.agentTokenFile) {
+    p('### Rotating the agent token');
+    p('The agent token is static (K3s sets it from the servers\' option): write the new one on every node, then restart the servers one at a time, then the agents.');
+    p(fence(['openssl rand -hex 32 > new-agent-token', ...install(c.nodes, 'new-agent-token', c.agentTokenFile), ...restarts(c.nodes)]));
+  }
+}
+
+/**
+ * K3s's certificates: 365-day client and server certificates, renewed when K3s starts
+ * within 90 days of their expiry; `k3s certificate rotate` with K3s stopped renews them
+ * at once (k3s-io/docs, docs/advanced.md and docs/cli/certificate.md).
+ */
+function certificates(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  p('## Certificates');
+  p(`K3s's client and server certificates last 365 days; K3s renews them when it starts within 90 days of their expiry. A CronJob per server (\`${CERT_NAMES.cronJob(c.servers[0].name)}\`, ...) checks them daily and fails when one expires within ${c.certificates.warnDays} days (\`certificates.warnDays\`):`);
+  p(fence([
+    `kubectl -n ${SYSTEM_NAMESPACE} get jobs -l app.kubernetes.io/component=cert-expiry   # a failed Job names the server and the certificates`,
+    `kubectl -n ${SYSTEM_NAMESPACE} logs job/<failed-job>`,
+  ]));
+  p('Renew on one server at a time, waiting for it to be Ready before the next; a restart is enough inside the 90 days, `certificate rotate` renews at once:');
+  p(fence(c.servers.flatMap((s) => [`ssh ${s.address} 'sudo systemctl stop k3s && sudo k3s certificate rotate && sudo systemctl start k3s'   # ${s.name}`])));
+  if (c.agents.length > 0) p('Agents fetch fresh kubelet certificates from the servers each time `k3s-agent` starts: restart them one at a time after the servers (the alarm runs on servers only).');
+}
+
+/**
  * Watching a day-2 rollout and resuming one that failed. system-upgrade-controller
  * labels a Plan's jobs `upgrade.cattle.io/plan`, retries a failed one twice
  * (backoffLimit 2) and deletes it 900 s after it failed (TTLSecondsAfterFinished),
@@ -219,8 +281,8 @@ export function renderRunbook(c: ResolvedCluster): string {
   p(fence([
     'kubectl delete node <dead-server>',
     '# boot the replacement machine (same name and address) with its user-data:',
-    `#   dist/${c.name}/nodes/<dead-server>/user-data.yaml, token placed at ${c.tokenFile}`,
-    `#   or: npx k3s-gitops seed ${c.source} --node <dead-server> --token-env K3S_TOKEN`,
+    `#   dist/${c.name}/nodes/<dead-server>/user-data.yaml, token placed at ${c.tokenFile}${c.agentTokenFile ? `, agent token at ${c.agentTokenFile}` : ''}`,
+    `#   or: npx k3s-gitops seed ${c.source} --node <dead-server> ${seedTokenFlags(c, 'server')}`,
     'kubectl get nodes -w                                   # it rejoins as a new etcd member',
   ]));
   if (!c.bootstrapped) p(`> \`bootstrapped\` is still false: ${first.name} would found a **new, empty** cluster if rebuilt. Set \`bootstrapped: true\` in \`${c.source}\` and commit before replacing ${first.name}.`);
@@ -255,9 +317,11 @@ export function renderRunbook(c: ResolvedCluster): string {
     if (c.loadBalancer.mode === 'daemonset' && c.bootstrapped) p(`They join through the VIP, which returns once the load balancer pod runs on ${first.name}; K3s retries until then.`);
   }
   p(`${others.length > 0 ? '5' : '4'}. Check: \`kubectl get nodes\` lists every server Ready; agents reconnect by themselves.`);
-  p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} --token-env K3S_TOKEN --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
+  p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} ${seedTokenFlags(c, 'server')} --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
   quorumLost(c, p);
   dayTwo(c, p);
+  tokens(c, p);
+  certificates(c, p);
   if (c.secretsEncryption) secretsEncryption(c, p);
   return `${out.join('\n').trimEnd()}\n`;
 }

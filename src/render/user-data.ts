@@ -1,5 +1,5 @@
 import { CONFIG_PATH } from '../k3s/facts';
-import { foundsCluster, joinUrl, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { foundsCluster, joinUrl, nodeTokenFile, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { k3sConfig, renderK3sConfig } from './k3s-config';
 import { generatedBy, toYaml, yamlFile } from './text';
 
@@ -28,8 +28,26 @@ export interface RestorePlan {
 
 /** What `seed` adds to a node's user-data; the committed file has neither. */
 export interface SeedOptions {
+  /** The server token: servers, and agents where there is no agent token. */
   readonly token?: string;
+  /** The agent token, where token.agentFile is set: servers and agents. */
+  readonly agentToken?: string;
   readonly restore?: RestorePlan;
+}
+
+/**
+ * The token files a node needs before K3s starts: a server its own and, where there is
+ * one, the agent token it accepts agents with; an agent only the token it joins with.
+ */
+export function nodeTokenFiles(c: ResolvedCluster, node: ResolvedNode): string[] {
+  if (node.role === 'agent') return [nodeTokenFile(c, node)];
+  return c.agentTokenFile ? [c.tokenFile, c.agentTokenFile] : [c.tokenFile];
+}
+
+/** The token flags `seed` needs for a node, reading each token from the environment. */
+export function seedTokenFlags(c: ResolvedCluster, role: 'server' | 'agent'): string {
+  if (!c.agentTokenFile) return '--token-env K3S_TOKEN';
+  return role === 'agent' ? '--agent-token-env K3S_AGENT_TOKEN' : '--token-env K3S_TOKEN --agent-token-env K3S_AGENT_TOKEN';
 }
 
 /** One `write_files` entry, root-owned. */
@@ -112,7 +130,10 @@ export function nodePackages(c: ResolvedCluster, node: ResolvedNode): string[] {
 export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}, configText = renderK3sConfig(c, node)): string {
   const config = k3sConfig(c, node);
   const files: WriteFile[] = [file(CONFIG_PATH, configText)];
-  if (seed.token !== undefined) files.push(file(c.tokenFile, `${seed.token}\n`));
+  const tokens = nodeTokenFiles(c, node);
+  for (const [path, secret] of [[c.tokenFile, seed.token], [c.agentTokenFile, seed.agentToken]]) {
+    if (path && secret !== undefined && tokens.includes(path)) files.push(file(path, `${secret}\n`));
+  }
   const hardened = config['protect-kernel-defaults'] === true;
   if (hardened) {
     const lines = Object.entries(PROTECT_KERNEL_DEFAULTS_SYSCTLS).map(([k, v]) => `${k}=${v}`);
@@ -122,8 +143,8 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
   if (restore) files.push(file(RESTORE_CONFIG, yamlFile(c.source, restoreConfig(c, node, restore))));
 
   const runcmd: string[] = [
-    `[ -s ${shellQuote(c.tokenFile)} ] || { echo "k3s-gitops: the join token must be at ${c.tokenFile} before K3s starts" >&2; exit 1; }`,
-    `chmod 0600 ${shellQuote(c.tokenFile)} ${CONFIG_PATH}`,
+    ...tokens.map((t) => `[ -s ${shellQuote(t)} ] || { echo "k3s-gitops: the ${t === c.agentTokenFile ? 'agent' : 'join'} token must be at ${t} before K3s starts" >&2; exit 1; }`),
+    `chmod 0600 ${tokens.map(shellQuote).join(' ')} ${CONFIG_PATH}`,
     ...c.cloudInit.preInstallCommands,
   ];
   if (hardened) runcmd.push('sysctl --system >/dev/null');
@@ -151,9 +172,9 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
   }
   const join = joinUrl(c, node);
   const notes = [
-    seed.token === undefined
-      ? `No secret here: the join token must already be at ${c.tokenFile} (mode 0600), or use \`k3s-gitops seed\`.`
-      : 'Contains the join token: hand it to the machine, never commit it.',
+    seed.token === undefined && seed.agentToken === undefined
+      ? `No secret here: ${tokens.map((t) => `the ${t === c.agentTokenFile ? 'agent' : 'join'} token must already be at ${t}`).join(' and ')} (mode 0600), or use \`k3s-gitops seed\`.`
+      : `Contains the ${tokens.map((t) => (t === c.agentTokenFile ? 'agent' : 'join')).join(' and ')} token: hand it to the machine, never commit it.`,
     ...(restore ? [`Restores ${node.name} from etcd snapshot ${restore.snapshot} (k3s server --cluster-reset), then starts it.`] : []),
     ...(!restore && node.role === 'server' && foundsCluster(c, node) ? ['Founds the cluster (cluster-init).'] : []),
     ...(!restore && join ? [`Joins ${join}.`] : []),

@@ -57,6 +57,8 @@ export interface ResolvedCluster {
   readonly dnsNames: readonly string[];
   readonly loadBalancer: ResolvedLoadBalancer;
   readonly tokenFile: string;
+  /** The agent token's path, where agents keep apart from the server token. */
+  readonly agentTokenFile?: string;
   readonly nodes: readonly ResolvedNode[];
   readonly servers: readonly ResolvedNode[];
   readonly agents: readonly ResolvedNode[];
@@ -84,11 +86,13 @@ export interface ResolvedCluster {
   readonly extraConfig: { readonly servers: K3sConfigMap; readonly agents: K3sConfigMap };
   readonly quorum: Quorum;
   readonly upgrades: { readonly controller: 'bundled' | 'external'; readonly agentConcurrency: number };
+  readonly certificates: { readonly warnDays: number };
 }
 
 /** K3s's own defaults, and ours where K3s has none. */
 export const DEFAULTS = {
   tokenFile: '/etc/rancher/k3s/token',
+  certificateWarnDays: 30,
   loadBalancerMode: 'none' as LoadBalancerMode,
   daemonsetPort: 8443,
   externalPort: APISERVER_PORT,
@@ -159,6 +163,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
       hosts: lb?.hosts ?? [],
     },
     tokenFile: spec.token?.file ?? DEFAULTS.tokenFile,
+    ...(spec.token?.agentFile ? { agentTokenFile: spec.token.agentFile } : {}),
     nodes,
     servers,
     agents: nodes.filter((n) => n.role === 'agent'),
@@ -210,6 +215,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     extraConfig: { servers: serverExtra, agents: spec.extraConfig?.agents ?? {} },
     quorum: quorumFor(servers.length),
     upgrades: { controller: spec.upgrades?.controller ?? 'bundled', agentConcurrency: spec.upgrades?.agentConcurrency ?? 1 },
+    certificates: { warnDays: spec.certificates?.warnDays ?? DEFAULTS.certificateWarnDays },
   };
 }
 
@@ -239,6 +245,11 @@ export function joinUrl(c: ResolvedCluster, node: ResolvedNode): string | undefi
 }
 
 /** Whether a node gets `cluster-init: true`: only the founder, only before bootstrap. */
+/** The token file a node joins with: agents use the agent token where there is one. */
+export function nodeTokenFile(c: ResolvedCluster, node: ResolvedNode): string {
+  return node.role === 'agent' && c.agentTokenFile ? c.agentTokenFile : c.tokenFile;
+}
+
 export function foundsCluster(c: ResolvedCluster, node: ResolvedNode): boolean {
   return !c.bootstrapped && node === c.servers[0];
 }

@@ -15,6 +15,7 @@ import type { K3sConfigMap } from './types';
  */
 export const OWNED_KEYS: ReadonlyMap<string, string> = new Map([
   ['token-file', '/spec/token/file'],
+  ['agent-token-file', '/spec/token/agentFile'],
   ['server', '/spec/controlPlane/endpoint and /spec/bootstrapped'],
   ['cluster-init', '/spec/bootstrapped'],
   ['node-name', '/spec/nodes/N/name'],
@@ -329,8 +330,14 @@ const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => (
 }]));
 
 /** Every semantic rule of SPEC.md, in the order their findings read best. */
+/** The agent token must be another file, or agents would hold the server token after all. */
+function tokens(c: ResolvedCluster): Finding[] {
+  if (c.agentTokenFile !== c.tokenFile) return [];
+  return [{ code: 'AGENT_TOKEN_FILE', pointer: '/spec/token/agentFile', message: `agentFile is ${show(c.tokenFile)}, the server token's file; give the agent token a file of its own, e.g. /etc/rancher/k3s/agent-token` }];
+}
+
 export const RULES: readonly Rule[] = [
-  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets,
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens,
 ];
 
 /** Runs every rule; never stops at the first problem. */

@@ -112,6 +112,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     default: DEFAULTS.tokenFile,
     examples: [DEFAULTS.tokenFile, '/run/k3s/token'],
   },
+  '/spec/token/agentFile': {
+    description: "Path of a separate agent token. Servers accept agents with it (agent-token-file) and agents join with it, so no agent holds the server token, which opens etcd. `k3s-gitops seed` writes it (--agent-token-file or --agent-token-env). Unset: agents use the server token.",
+    examples: ['/etc/rancher/k3s/agent-token'],
+  },
 
   '/spec/nodes': {
     description: 'Every machine of the cluster. The first server founds it while bootstrapped is false; etcd needs an odd number of servers, 3 or 5 for HA.',
@@ -230,6 +234,12 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     examples: [2],
   },
 
+  '/spec/certificates': { description: 'The certificate expiry alarm: a daily CronJob on every server.', examples: [{ warnDays: 30 }] },
+  '/spec/certificates/warnDays': {
+    description: 'The alarm Job fails when a K3s certificate on a server expires within this many days. K3s renews its 365-day certificates only when it starts within 90 days of their expiry.',
+    default: DEFAULTS.certificateWarnDays,
+    examples: [30, 60],
+  },
   '/spec/backup': {
     description: "Off-node copies of K3s's local snapshots: one CronJob per target, on a server, reading the snapshots read-only. Without it, snapshots stay on the servers (and in etcd.s3, if set).",
     examples: [{ schedule: '30 */6 * * *', targets: [NFS_TARGET] }],

@@ -149,7 +149,10 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           additionalProperties: false,
           required: [],
           nullable: true,
-          properties: { file: { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true } },
+          properties: {
+            file: { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true },
+            agentFile: { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true },
+          },
         },
         nodes: { type: 'array', items: node, minItems: 1, maxItems: 5000 },
         network: {
@@ -208,6 +211,13 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
             controller: { type: 'string', enum: ['bundled', 'external'], nullable: true },
             agentConcurrency: { type: 'integer', minimum: 1, maximum: 1000, nullable: true },
           },
+        },
+        certificates: {
+          type: 'object',
+          additionalProperties: false,
+          required: [],
+          nullable: true,
+          properties: { warnDays: { type: 'integer', minimum: 1, maximum: 365, nullable: true } },
         },
         backup: {
           type: 'object',

@@ -44,6 +44,13 @@ export interface ClusterSpec {
   readonly extraConfig?: ExtraConfigSpec;
   /** @default - { controller: bundled, agentConcurrency: 1 } */
   readonly upgrades?: UpgradesSpec;
+  /** @default - { warnDays: 30 } */
+  readonly certificates?: CertificatesSpec;
+}
+
+export interface CertificatesSpec {
+  /** The expiry alarm fails when a K3s certificate expires within this many days. @default 30 */
+  readonly warnDays?: number;
 }
 
 export interface UpgradesSpec {
@@ -92,6 +99,11 @@ export interface LoadBalancerHost {
 export interface TokenSpec {
   /** Path of the join token on every node. @default /etc/rancher/k3s/token */
   readonly file?: string;
+  /**
+   * Path of the agent token: servers accept agents with it (`agent-token-file`) and
+   * agents join with it, so no agent holds the server token.
+   */
+  readonly agentFile?: string;
 }
 
 export type NodeRole = 'server' | 'agent';

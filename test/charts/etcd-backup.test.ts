@@ -10,7 +10,7 @@ import { kubernetesSchemaFailures, shellcheckFailures } from '../tools';
 
 const example = loadCluster(path.join(GOOD, 'ha.yaml'));
 const enterprise = loadCluster(path.join(GOOD, 'enterprise.yaml'));
-const cronJobs = (c: typeof example) => manifestObjects(treeOf(c)).filter((o) => o.kind === 'CronJob');
+const cronJobs = (c: typeof example) => manifestObjects(treeOf(c)).filter((o) => o.kind === 'CronJob' && o.metadata.labels['app.kubernetes.io/component'] === 'etcd-backup');
 
 describe('the backup script, run for real', () => {
   const HOUR = 3600;

@@ -36,6 +36,9 @@ describe('day-2 config rollout', () => {
       for (const container of [plan.spec.upgrade, plan.spec.prepare].filter(Boolean)) for (const key of Object.keys(container)) expect(CONTAINER_FIELDS).toContain(key);
     }
     expect(servers.spec.secrets).toEqual([{ name: CONFIG_ROLLOUT_NAMES.secret('server'), path: '/run/k3s-gitops' }]);
+    // Agents wait for the servers' rollout: k3s-upgrade's prepare step on the server Plan.
+    expect(agents.spec.prepare).toEqual({ image: 'rancher/k3s-upgrade', args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] });
+    expect(servers.spec.prepare).toBeUndefined();
   });
 
   test('the K3s upgrade takes the same gate and a snapshot first, and a config change does not re-run it', () => {

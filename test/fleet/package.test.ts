@@ -74,7 +74,7 @@ describe('installed into a fleet repository from the packed tarball, offline', (
     const out = path.join(fleet, 'cdk8s.out');
     // cdk8s names a nested chart's file by its path and a hash of it.
     const manifests = fs.readdirSync(out).filter((f) => f.endsWith('.k8s.yaml')).map((f) => f.replace(/-[0-9a-f]{8}\.k8s\.yaml$/, '.k8s.yaml')).sort();
-    expect(manifests).toEqual(['apps.k8s.yaml', 'prod-load-balancer.k8s.yaml', 'prod-namespace.k8s.yaml', 'prod-system-upgrade-controller.k8s.yaml', 'prod-upgrades.k8s.yaml']);
+    expect(manifests).toEqual(['apps.k8s.yaml', 'prod-cert-expiry.k8s.yaml', 'prod-load-balancer.k8s.yaml', 'prod-namespace.k8s.yaml', 'prod-system-upgrade-controller.k8s.yaml', 'prod-upgrades.k8s.yaml']);
     const upgrades = fs.readdirSync(out).find((f) => f.startsWith('prod-upgrades-')) as string;
     expect(fs.readFileSync(path.join(out, upgrades), 'utf8')).toContain('k3s-gitops-config-servers');
     expect(fs.readFileSync(path.join(out, 'prod-nodes', 'nodes', 'm1', 'config.yaml'), 'utf8')).toContain('cluster-init: true');

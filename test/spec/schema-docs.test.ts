@@ -69,6 +69,7 @@ const RESOLVED: Readonly<Record<string, (c: ResolvedCluster) => unknown>> = {
   '/spec/etcd/s3/insecure': (c) => c.etcdS3?.insecure,
   '/spec/upgrades/controller': (c) => c.upgrades.controller,
   '/spec/upgrades/agentConcurrency': (c) => c.upgrades.agentConcurrency,
+  '/spec/certificates/warnDays': (c) => c.certificates.warnDays,
   '/spec/backup/timeZone': (c) => c.backup?.timeZone,
   '/spec/backup/targets/*/s3/region': (c) => c.backup?.targets[0].s3?.region,
   '/spec/gitops/branch': (c) => c.gitops?.branch,
