@@ -3,7 +3,8 @@ import type { Construct } from 'constructs';
 import { APPLY_CONFIG_SCRIPT } from '../render/apply-config-script';
 import { renderK3sConfig } from '../render/k3s-config';
 import type { ResolvedCluster } from '../spec/resolve';
-import { CONFIG_ROLLOUT_NAMES, SUC_NAMES } from '../names';
+import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { longestIntervalSeconds } from '../spec/cron';
 import { commonLabels } from './common';
 
 const UPGRADE_IMAGE = 'rancher/k3s-upgrade';
@@ -25,6 +26,23 @@ const AGENTS = { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plan
 
 /** Argo CD dry-runs every object before its sync; a Plan cannot be dry-run before its CRD exists. */
 const PLAN_ANNOTATIONS = { 'argocd.argoproj.io/sync-options': 'SkipDryRunOnMissingResource=true' };
+
+/**
+ * How old the newest off-node copy of etcd may be when a K3s upgrade starts: twice the
+ * interval of whatever makes copies (the backup CronJobs' schedule, K3s's own S3
+ * uploads at each snapshot), the staleness bound the backup Jobs use too. No gate
+ * without an off-node copy configured: RUNBOOK.md says so.
+ */
+function offsiteGateEnv(c: ResolvedCluster): { name: string; value: string }[] {
+  const cronJobs = (c.backup?.targets ?? []).map((t) => BACKUP_NAMES.cronJob(t.name));
+  if (cronJobs.length === 0 && !c.etcdS3) return [];
+  const intervals = [...(cronJobs.length > 0 ? [longestIntervalSeconds(c.backup?.schedule ?? '')] : []), ...(c.etcdS3 ? [longestIntervalSeconds(c.snapshots.schedule)] : [])];
+  return [
+    { name: 'OFFSITE_MAX_AGE_SECONDS', value: String(2 * Math.max(...intervals)) },
+    ...(cronJobs.length > 0 ? [{ name: 'BACKUP_NAMESPACE', value: SYSTEM_NAMESPACE }, { name: 'BACKUP_CRONJOBS', value: cronJobs.join(' ') }] : []),
+    ...(c.etcdS3 ? [{ name: 'S3_SNAPSHOTS', value: '1' }] : []),
+  ];
+}
 
 /**
  * system-upgrade-controller Plans: K3s pinned to `k3s.version` (servers first, one at a
@@ -95,6 +113,7 @@ export class UpgradePlansChart extends Chart {
           envs: [
             { name: 'GATE_ONLY', value: '1' }, { name: 'ROLE', value: 'server' }, { name: 'CONFIGS_DIR', value: gate.path },
             { name: 'SNAPSHOT_NAME', value: `pre-${c.k3sVersion.replace(/\+/g, '-')}` },
+            ...offsiteGateEnv(c),
           ],
         },
         upgrade: { image: UPGRADE_IMAGE },

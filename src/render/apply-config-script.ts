@@ -114,9 +114,34 @@ label() {
   host k3s kubectl --kubeconfig "$KUBELET_KUBECONFIG" label node "$NODE_NAME" "$HASH_LABEL=$hash" --overwrite >/dev/null || log "could not label the node (the config is applied)"
 }
 
-# Before a K3s upgrade replaces this server's binary: the same gate, and a snapshot to go back to.
+# An upgrade goes ahead only while a recent copy of etcd exists off the node: the backup
+# CronJobs' last success, and K3s's own S3 uploads (ETCDSnapshotFile objects with spec.s3).
+offsite_gate() {
+  [ -n "\${OFFSITE_MAX_AGE_SECONDS:-}" ] || return 0
+  newest=0
+  times=""
+  for cronjob in \${BACKUP_CRONJOBS:-}; do
+    times="$times $(host k3s kubectl -n "$BACKUP_NAMESPACE" get cronjob "$cronjob" -o 'jsonpath={.status.lastSuccessfulTime}' 2>/dev/null || true)=true"
+  done
+  if [ -n "\${S3_SNAPSHOTS:-}" ]; then
+    times="$times $(host k3s kubectl get etcdsnapshotfiles -o 'jsonpath={range .items[?(@.spec.s3)]}{.status.creationTime}{"="}{.status.readyToUse}{" "}{end}' 2>/dev/null || true)"
+  fi
+  for entry in $times; do
+    case "$entry" in ?*=true) ;; *) continue ;; esac
+    at=$(host date -d "\${entry%%=*}" +%s 2>/dev/null) || continue
+    if [ "$at" -gt "$newest" ]; then newest=$at; fi
+  done
+  [ "$newest" -gt 0 ] || fail "no off-node copy of etcd found; an upgrade needs one to go back to. Check the backups (RUNBOOK.md, Checking that backups run); the Plan retries"
+  age=$(( $(date +%s) - newest ))
+  [ "$age" -le "$OFFSITE_MAX_AGE_SECONDS" ] || fail "the newest off-node copy of etcd is \${age}s old, over the \${OFFSITE_MAX_AGE_SECONDS}s bound; an upgrade needs a recent one to go back to. Fix the backups (RUNBOOK.md, Checking that backups run); the Plan retries"
+  log "newest off-node copy of etcd: \${age}s old"
+}
+
+# Before a K3s upgrade replaces this server's binary: the same gate, a recent off-node
+# copy, and a snapshot to go back to.
 if [ -n "\${GATE_ONLY:-}" ]; then
   quorum_gate
+  offsite_gate
   if [ -n "\${SNAPSHOT_NAME:-}" ]; then host k3s etcd-snapshot save --name "$SNAPSHOT_NAME" || fail "on-demand snapshot $SNAPSHOT_NAME failed"; fi
   exit 0
 fi

@@ -45,6 +45,12 @@ describe('day-2 config rollout', () => {
     const upgrade = byName(list, 'Plan', 'k3s-server');
     expect(upgrade.spec.prepare.envs).toEqual(expect.arrayContaining([{ name: 'GATE_ONLY', value: '1' }, { name: 'SNAPSHOT_NAME', value: 'pre-v1.36.3-k3s1' }]));
     expect(upgrade.spec.secrets[0].ignoreUpdates).toBe(true);
+    // The staleness gate: twice the backup schedule's 6 h interval; the NFS copy's CronJob and K3s's S3 uploads.
+    expect(upgrade.spec.prepare.envs).toEqual(expect.arrayContaining([
+      { name: 'OFFSITE_MAX_AGE_SECONDS', value: '43200' }, { name: 'BACKUP_CRONJOBS', value: 'etcd-backup-nas' }, { name: 'S3_SNAPSHOTS', value: '1' },
+    ]));
+    const noCopies = objects(loadCluster(path.join(GOOD, 'lab.yaml'), (t) => t.replace(/ {2}backup:[\s\S]*?(?=\n {2}gitops:)/, '').replace(/\n+(?= {2}gitops:)/, '\n')));
+    expect(noCopies.find((o) => o.metadata.name === 'k3s-server').spec.prepare.envs.map((e: { name: string }) => e.name)).not.toContain('OFFSITE_MAX_AGE_SECONDS');
   });
 
   test('re-synthesizing an unchanged spec changes nothing; a change to one agent changes only the agents\' Secret', () => {

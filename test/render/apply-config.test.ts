@@ -30,6 +30,9 @@ case "$*" in
   *"get --raw /readyz"*) healthy && echo ok || echo 'readyz check failed' ;;
   *"get node"*) healthy && printf True || printf False ;;
   *"label node"*) echo "$*" >> "$STATE/labels.log" ;;
+  *"get cronjob"*) printf '%s' "\${CRONJOB_LAST:-}" ;;
+  *"get etcdsnapshotfiles"*) printf '%s' "\${S3_FILES:-}" ;;
+  *"etcd-snapshot save"*) echo "$*" >> "$STATE/snapshots.log" ;;
 esac
 `,
 };
@@ -164,6 +167,41 @@ describe('the day-2 apply script', () => {
     const r = applyConfig({ role: 'agent', after: NEW, down: 'https://10.0.0.13:2379' });
     expect(r.status).toBe(0);
     expect(restarts(r)).toEqual(['restart k3s-agent']);
+  });
+});
+
+describe('before a K3s upgrade (GATE_ONLY): quorum, a recent off-node copy, then a snapshot', () => {
+  const iso = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const gate = (env: Record<string, string>) => applyConfig({ after: OLD, env: { GATE_ONLY: '1', SNAPSHOT_NAME: 'pre-v1.37.0-k3s1', OFFSITE_MAX_AGE_SECONDS: '43200', ...env } });
+  const snapshots = (r: Run) => read(path.join(r.state, 'snapshots.log'));
+  const backups = { BACKUP_NAMESPACE: 'k3s-gitops-system', BACKUP_CRONJOBS: 'etcd-backup-nas' };
+
+  test('a backup CronJob that succeeded an hour ago lets the upgrade start, after a snapshot named for the version', () => {
+    const r = gate({ ...backups, CRONJOB_LAST: iso(3600) });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/newest off-node copy of etcd: 36\d\ds old/);
+    expect(snapshots(r)).toContain('etcd-snapshot save --name pre-v1.37.0-k3s1');
+  });
+
+  test('fails: the newest copy older than the bound halts the upgrade before any snapshot or change', () => {
+    const r = gate({ ...backups, CRONJOB_LAST: iso(2 * 86400) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the newest off-node copy of etcd is 1728\d\ds old, over the 43200s bound/);
+    expect(snapshots(r)).toBe('');
+    expect(restarts(r)).toEqual([]);
+  });
+
+  test('K3s\'s own S3 uploads count when ready to use; a failed one does not', () => {
+    expect(gate({ S3_SNAPSHOTS: '1', S3_FILES: `${iso(90000)}=true ${iso(60)}=false` }).status).toBe(1);
+    expect(gate({ S3_SNAPSHOTS: '1', S3_FILES: `${iso(90000)}=true ${iso(60)}=true` }).status).toBe(0);
+  });
+
+  test('fails: no off-node copy at all (a CronJob that never succeeded)', () => {
+    const r = gate({ ...backups, CRONJOB_LAST: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no off-node copy of etcd found');
+    expect(snapshots(r)).toBe('');
   });
 });
 
