@@ -15,6 +15,8 @@ import type { ResolvedCluster, ResolvedNode } from './spec/resolve';
 import { committedTrees, type CommittedCluster } from './history/committed';
 import { formatPlan } from './history/plan';
 import { initFiles } from './init';
+import { registryCredentialFiles } from './render/registries';
+import { clusterImages } from './images';
 import type { StarterNode } from './spec/starter';
 import { STARTER_K3S_VERSION } from './k3s/version';
 
@@ -28,9 +30,11 @@ const USAGE = `usage:
   k3s-gitops validate [SPEC...]                      schema and semantic checks only
   k3s-gitops plan [SPEC...] [--out DIR] [--json]     what applying the specs does to each node, against the tree in DIR (default dist/)
   k3s-gitops explain SPEC                            print the topology, quorum and backups
-  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--agent-token-file F | --agent-token-env VAR] [--restore SNAPSHOT]
+  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--agent-token-file F | --agent-token-env VAR]
+      [--registry-credential NODE_PATH=LOCAL_FILE...] [--restore SNAPSHOT]
                                                      print bootable user-data for one node, token filled in
   k3s-gitops kubeconfig SPEC < k3s.yaml              print a K3s kubeconfig pointed at the endpoint
+  k3s-gitops images [SPEC...] [--json]               every image the trees run, pinned, as the nodes pull them
   k3s-gitops schema                                  print the cluster file's JSON Schema
   k3s-gitops --version                               print this tool's version
 SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
@@ -156,7 +160,7 @@ function tokenProblem(token: string): string | undefined {
 }
 
 /** A token from --PREFIX-file F or --PREFIX-env VAR (exactly one); undefined when neither is given and none is needed. */
-function readToken(values: Record<string, string | boolean | undefined>, prefix: 'token' | 'agent-token', io: Io): string | undefined {
+function readToken(values: Record<string, string | string[] | boolean | undefined>, prefix: 'token' | 'agent-token', io: Io): string | undefined {
   const fileFlag = values[`${prefix}-file`] as string | undefined;
   const envFlag = values[`${prefix}-env`] as string | undefined;
   if (fileFlag === undefined && envFlag === undefined) return undefined;
@@ -181,7 +185,7 @@ function readToken(values: Record<string, string | boolean | undefined>, prefix:
  * where there is one); an agent the agent token where there is one, else the server
  * token. An agent is never handed the server token when it need not hold it.
  */
-function seedTokens(c: ResolvedCluster, node: ResolvedNode, values: Record<string, string | boolean | undefined>, io: Io): { token?: string; agentToken?: string } {
+function seedTokens(c: ResolvedCluster, node: ResolvedNode, values: Record<string, string | string[] | boolean | undefined>, io: Io): { token?: string; agentToken?: string } {
   const token = readToken(values, 'token', io);
   const agentToken = readToken(values, 'agent-token', io);
   if (!c.agentTokenFile) {
@@ -198,6 +202,32 @@ function seedTokens(c: ResolvedCluster, node: ResolvedNode, values: Record<strin
   return { token, agentToken };
 }
 
+/**
+ * `--registry-credential NODE_PATH=LOCAL_FILE`: a credential the cluster file names by
+ * its path on the node, read from a local file. Every named path must be given.
+ */
+function readRegistryCredentials(c: ResolvedCluster, given: readonly string[], io: Io): Map<string, string> {
+  const wanted = registryCredentialFiles(c);
+  const credentials = new Map<string, string>();
+  for (const value of given) {
+    const m = /^(\/[^=\s]+)=(.+)$/.exec(value);
+    if (!m) throw new UsageError(`--registry-credential ${JSON.stringify(value)}: expected NODE_PATH=LOCAL_FILE, e.g. /etc/rancher/k3s/registry/password=./registry-password`);
+    if (!wanted.includes(m[1])) throw new UsageError(`--registry-credential ${m[1]}: ${c.source} names no registry credential there; it names ${wanted.join(', ') || 'none'}`);
+    let raw: string;
+    try {
+      raw = fs.readFileSync(path.resolve(io.cwd, m[2]), 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read registry credential file ${m[2]}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    const secret = raw.replace(/\r?\n$/, '');
+    if (secret.length === 0 || /[\r\n]/.test(secret)) throw new UsageError(`registry credential file ${m[2]} must hold one non-empty line`);
+    credentials.set(m[1], secret);
+  }
+  const missing = wanted.filter((f) => !credentials.has(f));
+  if (given.length > 0 && missing.length > 0) throw new UsageError(`give every registry credential or none (then they must already be on the machine); missing: ${missing.join(', ')}`);
+  return credentials;
+}
+
 function seed(args: string[], io: Io): number {
   const { values, positionals } = parseArgs({
     args,
@@ -205,6 +235,7 @@ function seed(args: string[], io: Io): number {
     options: {
       node: { type: 'string' }, 'token-file': { type: 'string' }, 'token-env': { type: 'string' },
       'agent-token-file': { type: 'string' }, 'agent-token-env': { type: 'string' }, restore: { type: 'string' },
+      'registry-credential': { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('seed takes exactly one SPEC');
@@ -234,7 +265,8 @@ function seed(args: string[], io: Io): number {
       restore = { snapshot: values.restore, s3Credentials: { accessKeyId, secretAccessKey } };
     }
   }
-  io.out(renderNodeUserData(cluster, node, { ...tokens, restore }).trimEnd());
+  const registryCredentials = readRegistryCredentials(cluster, values['registry-credential'] ?? [], io);
+  io.out(renderNodeUserData(cluster, node, { ...tokens, restore, registryCredentials }).trimEnd());
   return EXIT.ok;
 }
 
@@ -327,7 +359,21 @@ function readPackageJson(file: string): { scripts?: Record<string, string> } & R
   }
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema };
+/**
+ * Every image the specs' trees run, as the nodes pull them (with the system default
+ * registry), one per line for a mirroring script; `--json` adds which cluster and what
+ * runs each. K3s's own images are listed by each K3s release (k3s-images.txt).
+ */
+function images(args: string[], io: Io): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const clusters = analyze(positionals.length > 0 ? positionals : defaultSpecs(io.cwd), io);
+  if (!clusters) return EXIT.invalid;
+  const perCluster = clusters.map((c) => ({ cluster: c.name, images: clusterImages(c) }));
+  io.out(values.json ? JSON.stringify(perCluster, null, 2) : [...new Set(perCluster.flatMap((p) => p.images.map((i) => i.image)))].sort().join('\n'));
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema, images };
 
 /** Runs the CLI; returns the exit code. Never throws for a user mistake. */
 export function main(argv: string[], io: Io): number {

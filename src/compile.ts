@@ -14,6 +14,8 @@ import { renderKeepalivedConf, vrrpPeers } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
 import { renderRunbook } from './render/runbook';
 import { GENERATED_MARK } from './render/text';
+import { renderRegistries } from './render/registries';
+import { REGISTRIES_FILE } from './names';
 import { renderS3SecretTemplate, S3_SECRET_TEMPLATE } from './render/etcd-s3-secret';
 
 /** Larger cluster files are refused before parsing: no real cluster needs 1 MiB of YAML. */
@@ -177,6 +179,8 @@ export function renderNodeSideFiles(c: ResolvedCluster): Map<string, string> {
       put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, peers, host));
     }
   }
+  const registries = renderRegistries(c);
+  if (registries) put(REGISTRIES_FILE, registries);
   put('RUNBOOK.md', renderRunbook(c));
   const s3Secret = renderS3SecretTemplate(c);
   if (s3Secret) put(S3_SECRET_TEMPLATE, s3Secret);

@@ -22,6 +22,11 @@ export const CERT_NAMES = {
   cronJob: (server: string) => (server.length <= 40 ? `cert-expiry-${server}` : `cert-expiry-${server.slice(0, 31).replace(/[.-]+$/, '')}-${fnv1a(server)}`),
 } as const;
 
+/** The committed registries.yaml: dist/<cluster>/registries.yaml. */
+export const REGISTRIES_FILE = 'registries.yaml';
+/** Its key in the config Secrets: a leading `_`, which no node name (`<node>.yaml`) has. */
+export const REGISTRIES_SECRET_KEY = '_registries.yaml';
+
 /** system-upgrade-controller's namespace and service account, as its release names them. */
 export const SUC_NAMES = { namespace: 'system-upgrade', serviceAccount: 'system-upgrade' } as const;
 

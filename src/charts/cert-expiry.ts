@@ -2,12 +2,10 @@ import { ApiObject, Chart, Cron, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { CERT_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { clusterImage, IMAGES } from '../images';
 import { CERT_CHECK_SCRIPT } from '../render/cert-check-script';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels, serverTaintKeys } from './common';
-
-/** Pinned: Alpine with the openssl CLI, which the check reads certificates with. */
-export const CERT_CHECK_IMAGE = 'alpine/openssl:3.3.2';
 
 /** Daily, early, UTC: a failure is on the Jobs list by the working day. */
 const SCHEDULE = { minute: '17', hour: '5' } as const;
@@ -47,7 +45,7 @@ export class CertificateExpiryChart extends Chart {
       const agent = kplus.Volume.fromHostPath(this, `${id}-agent`, 'agent', { path: `${c.dataDir}/agent`, type: kplus.HostPathVolumeType.DIRECTORY });
       cron.addContainer({
         name: 'check',
-        image: CERT_CHECK_IMAGE,
+        image: clusterImage(c, IMAGES.openssl),
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['/bin/sh', '/scripts/cert-check.sh'],
         envVariables: {

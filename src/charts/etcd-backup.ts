@@ -6,12 +6,7 @@ import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
-
-/** Pinned images: busybox for copies to an NFS mount, the AWS CLI for S3. */
-export const BACKUP_IMAGES = {
-  nfs: 'busybox:1.36.1',
-  s3: 'amazon/aws-cli:2.15.30',
-} as const;
+import { clusterImage, IMAGES } from '../images';
 
 
 /** A copy may take this long before the Job is failed. */
@@ -77,13 +72,13 @@ export class EtcdBackupChart extends Chart {
     ];
     let image: string;
     if (target.nfs) {
-      image = BACKUP_IMAGES.nfs;
+      image = clusterImage(c, IMAGES.busybox);
       const nfs = kplus.Volume.fromNfs(this, `${id}-nfs`, 'target', { server: target.nfs.server, path: target.nfs.path });
       mounts.push({ path: '/target', volume: nfs });
       Object.assign(env, { TARGET_KIND: kplus.EnvValue.fromValue('dir'), TARGET_DIR: kplus.EnvValue.fromValue('/target') });
     } else {
       const s3 = target.s3 as NonNullable<ResolvedBackupTarget['s3']>;
-      image = BACKUP_IMAGES.s3;
+      image = clusterImage(c, IMAGES.awsCli);
       const secret = kplus.Secret.fromSecretName(this, `${id}-credentials`, s3.credentialsSecret);
       const tmp = kplus.Volume.fromEmptyDir(this, `${id}-tmp`, 'tmp', { sizeLimit: Size.mebibytes(64) });
       mounts.push({ path: '/tmp', volume: tmp });

@@ -9,12 +9,8 @@ import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { LB_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { clusterImage, IMAGES } from '../images';
 
-/** Pinned images. HAProxy's official image; keepalived has none, osixia's is the common one. */
-export const LB_IMAGES = {
-  haproxy: 'haproxy:2.8.14-alpine',
-  keepalived: 'osixia/keepalived:2.0.20',
-} as const;
 
 /** The official haproxy image's `haproxy` user. */
 const HAPROXY_UID = 99;
@@ -63,7 +59,7 @@ export class LoadBalancerChart extends Chart {
     const runDir = kplus.Volume.fromEmptyDir(this, 'run-volume', 'keepalived-run', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
     ds.addContainer({
       name: 'haproxy',
-      image: LB_IMAGES.haproxy,
+      image: clusterImage(c, IMAGES.haproxy),
       // The API's front door must restart even when the registry is unreachable.
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       args: ['-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
@@ -78,7 +74,7 @@ export class LoadBalancerChart extends Chart {
     });
     ds.addContainer({
       name: 'keepalived',
-      image: LB_IMAGES.keepalived,
+      image: clusterImage(c, IMAGES.keepalived),
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       command: ['/bin/sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail -f "/etc/keepalived/keepalived-${NODE_NAME}.conf"'],
       envVariables: { NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME) },

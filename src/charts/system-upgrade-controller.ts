@@ -2,16 +2,8 @@ import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedCluster } from '../spec/resolve';
 import { SUC_NAMES } from '../names';
+import { clusterImage, IMAGES } from '../images';
 import { commonLabels } from './common';
-
-/**
- * The pinned release, and the kubectl image its jobs use for cordon and drain (its
- * default-controller-env ConfigMap, rancher/system-upgrade-controller v0.20.1).
- */
-export const SUC_IMAGES = {
-  controller: 'rancher/system-upgrade-controller:v0.20.1',
-  kubectl: 'rancher/kubectl:v1.30.3',
-} as const;
 
 /** Argo CD applies lower waves first: the CRD and namespace, then the controller, then Plans. */
 const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
@@ -92,7 +84,7 @@ export class SystemUpgradeControllerChart extends Chart {
         SYSTEM_UPGRADE_JOB_BACKOFF_LIMIT: '99',
         // IfNotPresent, unlike the release's Always: a rollout must not need the registry.
         SYSTEM_UPGRADE_JOB_IMAGE_PULL_POLICY: 'IfNotPresent',
-        SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE: SUC_IMAGES.kubectl,
+        SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE: clusterImage(c, IMAGES.sucKubectl),
         SYSTEM_UPGRADE_JOB_PRIVILEGED: 'true',
         SYSTEM_UPGRADE_JOB_TTL_SECONDS_AFTER_FINISH: '900',
         SYSTEM_UPGRADE_PLAN_POLLING_INTERVAL: '15m',
@@ -118,7 +110,7 @@ export class SystemUpgradeControllerChart extends Chart {
             ],
             containers: [{
               name: 'system-upgrade-controller',
-              image: SUC_IMAGES.controller,
+              image: clusterImage(c, IMAGES.sucController),
               imagePullPolicy: 'IfNotPresent',
               envFrom: [{ configMapRef: { name: 'default-controller-env' } }],
               env: [

@@ -2,14 +2,13 @@ import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { APPLY_CONFIG_SCRIPT } from '../render/apply-config-script';
 import { renderK3sConfig } from '../render/k3s-config';
+import { renderRegistries } from '../render/registries';
 import type { ResolvedCluster } from '../spec/resolve';
-import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { clusterImage, IMAGES, K3S_UPGRADE_REPOSITORY } from '../images';
+import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, REGISTRIES_SECRET_KEY, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { longestIntervalSeconds } from '../spec/cron';
 import { commonLabels } from './common';
 
-const UPGRADE_IMAGE = 'rancher/k3s-upgrade';
-/** The day-2 job's image: a shell, chroot, cmp, sha256sum; the host's own tools do the rest. */
-export const APPLY_IMAGE = 'busybox:1.36.1';
 const SCRIPT_KEY = 'apply-config.sh';
 
 /**
@@ -55,6 +54,10 @@ function offsiteGateEnv(c: ResolvedCluster): { name: string; value: string }[] {
 export class UpgradePlansChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
     super(scope, id, { disableResourceNameHashes: true, namespace: SUC_NAMES.namespace });
+    // The day-2 job needs only a shell, chroot, cmp and sha256sum; the host's own tools do the rest.
+    const applyImage = clusterImage(c, IMAGES.busybox);
+    // Untagged: system-upgrade-controller tags it with the Plan's version.
+    const upgradeImage = clusterImage(c, K3S_UPGRADE_REPOSITORY);
     const labels = commonLabels(c.name, 'upgrades');
     const gate = { name: CONFIG_ROLLOUT_NAMES.secret('server'), path: CONFIG_ROLLOUT_NAMES.mountPath };
     for (const role of ['server', 'agent'] as const) {
@@ -62,6 +65,8 @@ export class UpgradePlansChart extends Chart {
       if (nodes.length === 0) continue;
       const data: Record<string, string> = { [SCRIPT_KEY]: APPLY_CONFIG_SCRIPT };
       for (const n of nodes) data[`${n.name}.yaml`] = renderK3sConfig(c, n);
+      const registries = renderRegistries(c);
+      if (registries) data[REGISTRIES_SECRET_KEY] = registries;
       new ApiObject(this, `config-${role}s`, {
         apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
         metadata: { name: CONFIG_ROLLOUT_NAMES.secret(role), labels },
@@ -80,11 +85,11 @@ export class UpgradePlansChart extends Chart {
           // Agents after servers: a change servers must take first (an agent token, a new
           // endpoint) reaches agents only once every server runs it. k3s-upgrade's
           // `prepare <plan>` waits until that Plan applies to no node (scripts/upgrade.sh).
-          ...(role === 'agent' ? { prepare: { image: UPGRADE_IMAGE, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] } } : {}),
+          ...(role === 'agent' ? { prepare: { image: upgradeImage, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] } } : {}),
           // A Plan needs a version; the image is pinned by tag, so it only names the rollout.
           version: c.k3sVersion,
           upgrade: {
-            image: APPLY_IMAGE,
+            image: applyImage,
             command: ['sh', `${CONFIG_ROLLOUT_NAMES.mountPath}/${SCRIPT_KEY}`],
             envs: [
               { name: 'ROLE', value: role },
@@ -108,7 +113,7 @@ export class UpgradePlansChart extends Chart {
         secrets: [{ ...gate, ignoreUpdates: true }], // a config change must not re-run the K3s upgrade
         // Before each server's binary is replaced: every etcd member healthy, then a snapshot.
         prepare: {
-          image: APPLY_IMAGE,
+          image: applyImage,
           command: ['sh', `${gate.path}/${SCRIPT_KEY}`],
           envs: [
             { name: 'GATE_ONLY', value: '1' }, { name: 'ROLE', value: 'server' }, { name: 'CONFIGS_DIR', value: gate.path },
@@ -116,7 +121,7 @@ export class UpgradePlansChart extends Chart {
             ...offsiteGateEnv(c),
           ],
         },
-        upgrade: { image: UPGRADE_IMAGE },
+        upgrade: { image: upgradeImage },
         version: c.k3sVersion,
       },
     });
@@ -131,10 +136,10 @@ export class UpgradePlansChart extends Chart {
         drain: { force: true, ignoreDaemonSets: true, deleteEmptydirData: true, skipWaitForDeleteTimeout: 60 },
         nodeSelector: AGENTS,
         // Agents wait until every server runs the new version.
-        prepare: { image: UPGRADE_IMAGE, args: ['prepare', 'k3s-server'] },
+        prepare: { image: upgradeImage, args: ['prepare', 'k3s-server'] },
         serviceAccountName: SUC_NAMES.serviceAccount,
         tolerations: TOLERATE_ALL,
-        upgrade: { image: UPGRADE_IMAGE },
+        upgrade: { image: upgradeImage },
         version: c.k3sVersion,
       },
     });

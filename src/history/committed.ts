@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { REGISTRIES_FILE } from '../names';
 import { YAML } from '../yaml';
 
 /** One node as the committed tree has it. */
@@ -18,6 +19,8 @@ export interface CommittedNode {
 export interface CommittedCluster {
   /** The K3s version its server upgrade Plan pins. */
   readonly k3sVersion?: string;
+  /** registries.yaml as committed, where there is one. */
+  readonly registries?: string;
   readonly nodes: ReadonlyMap<string, CommittedNode>;
   /** Servers, by name. */
   readonly servers: readonly CommittedNode[];
@@ -52,7 +55,9 @@ export function readCommitted(outDir: string, cluster: string): CommittedCluster
   }
   const servers = [...nodes.values()].filter((n) => n.role === 'server');
   const founder = servers.find((s) => s.config['cluster-init'] === true);
-  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
+  const registriesFile = path.join(root, REGISTRIES_FILE);
+  const registries = fs.existsSync(registriesFile) && fs.lstatSync(registriesFile).isFile() ? fs.readFileSync(registriesFile, 'utf8') : undefined;
+  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), ...(registries ? { registries } : {}), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
 }
 
 /** A committed config.yaml as an object; one that is not YAML (edited by hand) counts as empty. */

@@ -1,6 +1,8 @@
 import { parseK3sVersion, compareK3sVersions } from '../k3s/version';
 import type { ResolvedCluster } from '../spec/resolve';
 import { nodeTokenFiles, seedTokenFlags } from '../render/user-data';
+import { renderRegistries } from '../render/registries';
+import { REGISTRIES_FILE } from '../names';
 import { YAML } from '../yaml';
 import type { CommittedCluster } from './committed';
 
@@ -62,6 +64,8 @@ function removalCommands(name: string, role: 'server' | 'agent', address: string
  */
 export function planCluster(c: ResolvedCluster, committed: CommittedCluster | undefined, configs: ReadonlyMap<string, string>): ClusterPlan {
   const nodes: NodePlan[] = [];
+  // Every node takes registries.yaml, and a change to it restarts K3s like a config change.
+  const registriesChanged = committed !== undefined && (committed.registries ?? '') !== (renderRegistries(c) ?? '');
   for (const node of c.nodes) {
     const text = configs.get(node.name) as string;
     const before = committed?.nodes.get(node.name);
@@ -73,8 +77,11 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
       });
       continue;
     }
+    const service = node.role === 'server' ? 'k3s' : 'k3s-agent';
     if (before.text === text) {
-      nodes.push({ node: node.name, action: 'unchanged', details: 'config.yaml as committed' });
+      nodes.push(registriesChanged
+        ? { node: node.name, action: 'restart', keys: [REGISTRIES_FILE], details: `${service} restarts; changed: ${REGISTRIES_FILE}` }
+        : { node: node.name, action: 'unchanged', details: 'config.yaml as committed' });
       continue;
     }
     const after = YAML.parse(text) as Record<string, unknown>;
@@ -89,7 +96,8 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
       });
       continue;
     }
-    nodes.push({ node: node.name, action: 'restart', keys, details: `${node.role === 'server' ? 'k3s' : 'k3s-agent'} restarts; ${describeChange(keys, before.config, after)}` });
+    const files = registriesChanged ? `; changed: ${REGISTRIES_FILE}` : '';
+    nodes.push({ node: node.name, action: 'restart', keys: registriesChanged ? [...keys, REGISTRIES_FILE] : keys, details: `${service} restarts; ${describeChange(keys, before.config, after)}${files}` });
   }
   for (const before of committed?.nodes.values() ?? []) {
     if (c.nodes.some((n) => n.name === before.name)) continue;

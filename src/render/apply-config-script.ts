@@ -1,3 +1,6 @@
+import { REGISTRIES_SECRET_KEY } from '../names';
+import { FILL_REGISTRIES_FUNCTION, REGISTRIES_PATH } from './registries';
+
 /**
  * The node side of a day-2 rollout, run by a system-upgrade-controller Plan on every
  * node: compare the committed config.yaml with the one the node runs; if it differs,
@@ -21,8 +24,10 @@
  * a node is pointed at it.
  */
 export const APPLY_CONFIG_SCRIPT = `#!/bin/sh
-# Applies a committed K3s config.yaml to this node. Exit 0: applied or unchanged.
+# Applies a committed K3s config.yaml (and registries.yaml) to this node. Exit 0: applied or unchanged.
 set -eu
+# Files written here hold credentials or K3s's config: owner only.
+umask 077
 
 # system-upgrade-controller names the node in SYSTEM_UPGRADE_NODE_NAME.
 NODE_NAME=\${NODE_NAME:-\${SYSTEM_UPGRADE_NODE_NAME:-}}
@@ -38,11 +43,10 @@ HASH_LABEL=\${HASH_LABEL:-k3s-gitops.io/config-hash}
 
 new="$CONFIGS_DIR/$NODE_NAME.yaml"
 current="$HOST_ROOT/etc/rancher/k3s/config.yaml"
-previous="$current.k3s-gitops-previous"
-staged="$current.k3s-gitops-new"
 if [ "$ROLE" = server ]; then service=k3s; else service=k3s-agent; fi
 
 log() { echo "k3s-gitops apply-config [$NODE_NAME]: $*"; }
+${FILL_REGISTRIES_FUNCTION}
 fail() { log "FAILED: $*" >&2; exit 1; }
 # shellcheck disable=SC2086 # HOST_EXEC is a command prefix, split on purpose
 host() { $HOST_EXEC "$@"; }
@@ -147,29 +151,69 @@ if [ -n "\${GATE_ONLY:-}" ]; then
 fi
 
 [ -f "$new" ] || fail "no committed config for $NODE_NAME in $CONFIGS_DIR"
-if cmp -s "$new" "$current"; then
-  log "config.yaml unchanged; no restart"
+
+# registries.yaml, where the cluster has one: the committed file filled in with this
+# node's credential files, compared and written like config.yaml.
+registries_committed="$CONFIGS_DIR/${REGISTRIES_SECRET_KEY}"
+registries_current="$HOST_ROOT${REGISTRIES_PATH}"
+registries_new=""
+if [ -f "$registries_committed" ]; then
+  registries_new="$registries_current.k3s-gitops-filled"
+  fill_registries "$registries_committed" "$registries_new" "$HOST_ROOT" || { rm -f "$registries_new"; fail "cannot fill registries.yaml with this node's registry credentials; nothing was changed"; }
+fi
+
+changed=""
+cmp -s "$new" "$current" || changed="config.yaml"
+if [ -n "$registries_new" ] && ! cmp -s "$registries_new" "$registries_current"; then changed="$changed registries.yaml"; fi
+changed=\${changed# }
+if [ -z "$changed" ]; then
+  rm -f "$registries_new"
+  log "config.yaml\${registries_new:+ and registries.yaml} unchanged; no restart"
   label
   exit 0
 fi
 server_answers
 if [ "$ROLE" = server ]; then quorum_gate; fi
 
-cp -p "$current" "$previous"
-cp "$new" "$staged"
-chmod 600 "$staged"
-mv -f "$staged" "$current"
-log "config.yaml written (previous kept at $previous); restarting $service"
+# Atomic, 0600, keeping what was there beside it.
+install_file() {
+  if [ -f "$2" ]; then cp -p "$2" "$2.k3s-gitops-previous"; else rm -f "$2.k3s-gitops-previous"; fi
+  cp "$1" "$2.k3s-gitops-new"
+  chmod 600 "$2.k3s-gitops-new"
+  mv -f "$2.k3s-gitops-new" "$2"
+}
+# What was there before, or nothing if there was nothing.
+restore_file() {
+  if [ -f "$1.k3s-gitops-previous" ]; then
+    cp -p "$1.k3s-gitops-previous" "$1.k3s-gitops-new"
+    mv -f "$1.k3s-gitops-new" "$1"
+  else
+    rm -f "$1"
+  fi
+}
+
+for file in $changed; do
+  case "$file" in
+    config.yaml) install_file "$new" "$current" ;;
+    registries.yaml) install_file "$registries_new" "$registries_current" ;;
+  esac
+done
+rm -f "$registries_new"
+log "$changed written (each previous one kept beside it as .k3s-gitops-previous); restarting $service"
 host systemctl restart "$service"
 
 if wait_healthy; then
-  log "healthy with the new config"
+  log "healthy with the new $changed"
   label
   exit 0
 fi
-log "not healthy within \${HEALTH_TIMEOUT}s; putting the previous config.yaml back"
-cp -p "$previous" "$staged"
-mv -f "$staged" "$current"
+log "not healthy within \${HEALTH_TIMEOUT}s; putting the previous $changed back"
+for file in $changed; do
+  case "$file" in
+    config.yaml) restore_file "$current" ;;
+    registries.yaml) restore_file "$registries_current" ;;
+  esac
+done
 host systemctl restart "$service"
-fail "the new config.yaml did not become healthy within \${HEALTH_TIMEOUT}s; rolled back to the previous one. See the job's log and journalctl -u $service on $NODE_NAME"
+fail "the new $changed did not become healthy within \${HEALTH_TIMEOUT}s; rolled back to the previous one. See the job's log and journalctl -u $service on $NODE_NAME"
 `;

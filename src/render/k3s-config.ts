@@ -20,6 +20,7 @@ function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConf
   if (foundsCluster(c, node)) keys['cluster-init'] = true;
   // Servers accept agents with the agent token (K3s docs/cli/token.md, "Agent").
   if (c.agentTokenFile) keys['agent-token-file'] = c.agentTokenFile;
+  if (c.systemDefaultRegistry) keys['system-default-registry'] = c.systemDefaultRegistry;
   keys['tls-san'] = [...new Set([c.endpoint, ...c.dnsNames])];
   keys['write-kubeconfig-mode'] = '0600';
   keys['cluster-cidr'] = c.network.clusterCidr;

@@ -1,8 +1,10 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
-import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, REGISTRIES_FILE, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
-import { seedTokenFlags } from './user-data';
+import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
+import { REGISTRIES_PATH, registryCredentialFiles } from './registries';
+import { clusterImages } from '../images';
 import { generatedBy } from './text';
 
 const CONFIG = '/etc/rancher/k3s/config.yaml';
@@ -177,6 +179,36 @@ function certificates(c: ResolvedCluster, p: (...lines: string[]) => void): void
 }
 
 /**
+ * K3s's air-gap install (k3s-io/docs, docs/installation/airgap.md): the binary and the
+ * install script on the machine, and K3s's images either in a registry or as the
+ * release's images tarball in the agent images folder; plus the images of ours.
+ */
+function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  if (c.install !== 'airgap' && !c.registries && !c.systemDefaultRegistry) return;
+  p('## Registries and air gap');
+  if (c.install === 'airgap') {
+    p(`Nothing is downloaded at boot. Stage on every machine before it boots, from the K3s ${c.k3sVersion} release for its architecture:`);
+    p(
+      `- \`/usr/local/bin/k3s\` (mode 0755): the \`k3s\` binary; the user-data checks its version.`,
+      `- \`${AIRGAP_INSTALL_SCRIPT}\`: the install script (https://get.k3s.io, saved).`,
+      imagesFromRegistry(c)
+        ? `- K3s's own images (the release's \`k3s-images.txt\`) in the registry${c.systemDefaultRegistry ? ` \`${c.systemDefaultRegistry}\`` : ' the mirrors point at'}.`
+        : `- K3s's own images: the release's \`k3s-airgap-images-<arch>.tar.zst\` in \`${AIRGAP_IMAGES_DIR}/\`; the user-data stops without it.`,
+    );
+  }
+  p(`The images of this tree${c.systemDefaultRegistry ? `, pulled from \`${c.systemDefaultRegistry}\`` : ''} (\`npx k3s-gitops images ${c.source}\` prints them for a mirroring script):`);
+  p(fence(clusterImages(c).map((i) => `${i.image}   # ${i.usedBy}`)));
+  const credentials = registryCredentialFiles(c);
+  if (credentials.length > 0) {
+    p(`Registry credentials are files on every node (0600), filled into \`${REGISTRIES_PATH}\` by the node itself: ${credentials.map((f) => `\`${f}\``).join(', ')}. \`k3s-gitops seed --registry-credential <path>=<local file>\` puts them on a new machine. containerd reads them only when K3s starts, so after changing one, write it on every node and refill and restart one node at a time, servers first:`);
+    p(fence([
+      `scp dist/${c.name}/${REGISTRIES_FILE} <node>:/tmp/registries.yaml`,
+      `ssh <node> 'sudo sh /var/lib/k3s-gitops/fill-registries.sh /tmp/registries.yaml ${REGISTRIES_PATH} && sudo systemctl restart k3s'   # k3s-agent on agents`,
+    ]));
+  }
+}
+
+/**
  * Watching a day-2 rollout and resuming one that failed. system-upgrade-controller
  * labels a Plan's jobs `upgrade.cattle.io/plan`, retries a failed one twice
  * (backoffLimit 2) and deletes it 900 s after it failed (TTLSecondsAfterFinished),
@@ -322,6 +354,7 @@ export function renderRunbook(c: ResolvedCluster): string {
   dayTwo(c, p);
   tokens(c, p);
   certificates(c, p);
+  registriesAndAirgap(c, p);
   if (c.secretsEncryption) secretsEncryption(c, p);
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -1,12 +1,18 @@
 import { CONFIG_PATH } from '../k3s/facts';
 import { foundsCluster, joinUrl, nodeTokenFile, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { k3sConfig, renderK3sConfig } from './k3s-config';
+import { FILL_REGISTRIES_SCRIPT, REGISTRIES_PATH, renderRegistries } from './registries';
 import { generatedBy, toYaml, yamlFile } from './text';
 
 /** Where an airgapped machine keeps the install script (the binary goes to /usr/local/bin/k3s). */
 export const AIRGAP_INSTALL_SCRIPT = '/usr/local/bin/k3s-install.sh';
 const INSTALL_SCRIPT = '/var/tmp/k3s-install.sh';
 const RESTORE_CONFIG = '/etc/rancher/k3s/restore-config.yaml';
+/** The committed registries.yaml, credentials as references, and what fills them in. */
+const COMMITTED_REGISTRIES = '/var/lib/k3s-gitops/registries.yaml';
+const FILL_REGISTRIES = '/var/lib/k3s-gitops/fill-registries.sh';
+/** Where K3s imports air-gap image tarballs from at start (docs/installation/airgap.md). */
+export const AIRGAP_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
 
 /**
  * Kernel settings the K3s CIS hardening guide requires when `protect-kernel-defaults`
@@ -32,6 +38,8 @@ export interface SeedOptions {
   readonly token?: string;
   /** The agent token, where token.agentFile is set: servers and agents. */
   readonly agentToken?: string;
+  /** Registry credentials by their path on the node. */
+  readonly registryCredentials?: ReadonlyMap<string, string>;
   readonly restore?: RestorePlan;
 }
 
@@ -68,14 +76,22 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Whether images come from a registry of the user's: the system default registry, or a mirror. */
+export function imagesFromRegistry(c: ResolvedCluster): boolean {
+  return Boolean(c.systemDefaultRegistry) || Object.keys(c.registries?.mirrors ?? {}).length > 0;
+}
+
 /** The install command: the official script, pinned, server or agent; fails the boot script if it fails. */
 function installCommand(c: ResolvedCluster, role: string, extraEnv: Record<string, string> = {}): string[] {
-  const env = { INSTALL_K3S_VERSION: c.k3sVersion, INSTALL_K3S_EXEC: role, ...(c.airgap ? { INSTALL_K3S_SKIP_DOWNLOAD: 'true' } : {}), ...extraEnv };
+  const airgap = c.install === 'airgap';
+  const env = { INSTALL_K3S_VERSION: c.k3sVersion, INSTALL_K3S_EXEC: role, ...(airgap ? { INSTALL_K3S_SKIP_DOWNLOAD: 'true' } : {}), ...extraEnv };
   const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
-  if (c.airgap) {
+  if (airgap) {
     return [
       `[ -x /usr/local/bin/k3s ] && [ -f ${AIRGAP_INSTALL_SCRIPT} ] || { echo "k3s-gitops: airgap install needs /usr/local/bin/k3s and ${AIRGAP_INSTALL_SCRIPT} pre-staged" >&2; exit 1; }`,
       `/usr/local/bin/k3s --version | grep -qF ${shellQuote(c.k3sVersion)} || { echo "k3s-gitops: pre-staged k3s is not ${c.k3sVersion}" >&2; exit 1; }`,
+      // Without a registry to pull from, K3s's own images must be staged as a tarball.
+      ...(imagesFromRegistry(c) ? [] : [`ls ${AIRGAP_IMAGES_DIR}/*.tar* >/dev/null 2>&1 || { echo "k3s-gitops: airgap install needs the K3s images tarball in ${AIRGAP_IMAGES_DIR}/ (or a registry: k3s.systemDefaultRegistry or registries.mirrors)" >&2; exit 1; }`]),
       `${assignments} sh ${AIRGAP_INSTALL_SCRIPT} || exit 1`,
     ];
   }
@@ -141,10 +157,15 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
   }
   const restore = seed.restore;
   if (restore) files.push(file(RESTORE_CONFIG, yamlFile(c.source, restoreConfig(c, node, restore))));
+  for (const [path, secret] of seed.registryCredentials ?? []) files.push(file(path, `${secret}\n`));
+  const registries = renderRegistries(c);
+  if (registries) files.push(file(COMMITTED_REGISTRIES, registries), file(FILL_REGISTRIES, FILL_REGISTRIES_SCRIPT, '0700'));
 
   const runcmd: string[] = [
     ...tokens.map((t) => `[ -s ${shellQuote(t)} ] || { echo "k3s-gitops: the ${t === c.agentTokenFile ? 'agent' : 'join'} token must be at ${t} before K3s starts" >&2; exit 1; }`),
     `chmod 0600 ${tokens.map(shellQuote).join(' ')} ${CONFIG_PATH}`,
+    // K3s reads registries.yaml when it starts: written before the install starts it.
+    ...(registries ? [`sh ${FILL_REGISTRIES} ${COMMITTED_REGISTRIES} ${REGISTRIES_PATH} || exit 1`] : []),
     ...c.cloudInit.preInstallCommands,
   ];
   if (hardened) runcmd.push('sysctl --system >/dev/null');

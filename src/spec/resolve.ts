@@ -1,7 +1,7 @@
 import { APISERVER_PORT, DATA_DIR } from '../k3s/facts';
 import { urlHost } from './net';
 import type {
-  BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent,
+  BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent, RegistriesSpec,
 } from './types';
 
 /** A node with every default applied. `index` is its place in `spec.nodes`. */
@@ -46,7 +46,12 @@ export interface ResolvedCluster {
   /** The cluster file's path as shown in the generated-by line. */
   readonly source: string;
   readonly k3sVersion: string;
-  readonly airgap: boolean;
+  /** How nodes get K3s: the official installer online, or files staged on the machine. */
+  readonly install: 'online' | 'airgap';
+  /** K3s's system-default-registry, also the prefix of every image of ours. */
+  readonly systemDefaultRegistry?: string;
+  /** K3s's registries.yaml for every node, credentials as files on the node. */
+  readonly registries?: RegistriesSpec;
   readonly bootstrapped: boolean;
   /** The registration address: VIP, DNS name, or the first server (mode none). */
   readonly endpoint: string;
@@ -149,7 +154,9 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     name: file.metadata.name,
     source,
     k3sVersion: spec.k3s.version,
-    airgap: spec.k3s.airgap ?? false,
+    install: spec.k3s.install ?? (spec.k3s.airgap ? 'airgap' : 'online'),
+    ...(spec.k3s.systemDefaultRegistry ? { systemDefaultRegistry: spec.k3s.systemDefaultRegistry } : {}),
+    ...(spec.registries && (Object.keys(spec.registries.mirrors ?? {}).length > 0 || Object.keys(spec.registries.configs ?? {}).length > 0) ? { registries: spec.registries } : {}),
     bootstrapped: spec.bootstrapped ?? false,
     endpoint,
     endpointSet: spec.controlPlane?.endpoint !== undefined && spec.controlPlane.endpoint !== null,

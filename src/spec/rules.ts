@@ -15,6 +15,7 @@ import type { K3sConfigMap } from './types';
  */
 export const OWNED_KEYS: ReadonlyMap<string, string> = new Map([
   ['token-file', '/spec/token/file'],
+  ['system-default-registry', '/spec/k3s/systemDefaultRegistry'],
   ['agent-token-file', '/spec/token/agentFile'],
   ['server', '/spec/controlPlane/endpoint and /spec/bootstrapped'],
   ['cluster-init', '/spec/bootstrapped'],
@@ -284,9 +285,9 @@ const extraConfig: Rule = (c) => [
   ...c.nodes.flatMap((n) => checkExtraConfig(n.extraConfig, n.role, nodePtr(n, 'extraConfig'), true)),
 ];
 
-/** `host` or `host:port`, as K3s and the AWS CLI take an S3 endpoint. */
-function s3EndpointProblem(endpoint: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint)) return 'has a scheme; write host[:port] (for plain HTTP, set insecure: true)';
+/** `host` or `host:port`, as K3s and the AWS CLI take an S3 endpoint and K3s a registry; `plainHttp` says how to get http. */
+function hostPortProblem(endpoint: string, plainHttp: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint)) return `has a scheme; write host[:port] (${plainHttp})`;
   const m = /^(\[[^\]]+\]|[^:/]+)(:(\d{1,5}))?$/.exec(endpoint);
   if (!m) return 'is not host[:port]';
   const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
@@ -304,7 +305,7 @@ function s3EndpointProblem(endpoint: string): string | undefined {
 const s3: Rule = (c) => {
   const findings: Finding[] = [];
   const endpoint = (value: string, where: string) => {
-    const problem = s3EndpointProblem(value);
+    const problem = hostPortProblem(value, 'for plain HTTP, set insecure: true');
     if (problem) findings.push({ code: 'S3_ENDPOINT', pointer: where, message: `S3 endpoint ${show(value)} ${problem}; for example "s3.eu-west-1.amazonaws.com" or "minio.example.internal:9000"` });
   };
   if (c.etcdS3) endpoint(c.etcdS3.endpoint, '/spec/etcd/s3/endpoint');
@@ -329,15 +330,44 @@ const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => (
   message: `target ${show(t.name)} must have exactly one of nfs or s3`,
 }]));
 
-/** Every semantic rule of SPEC.md, in the order their findings read best. */
+/** K3s's inline registry credentials; they name the file keys that replace them. */
+const INLINE_REGISTRY_AUTH: Readonly<Record<string, string>> = {
+  username: 'username_file', password: 'password_file', auth: 'auth_file', token: 'auth_file', identity_token: 'auth_file',
+};
+
+/**
+ * Registries: credentials stay files on the node (dist/ is committed), basic auth comes
+ * as a pair, and the system default registry is a registry host, as K3s prefixes it to
+ * image names (`<registry>/<image>`).
+ */
+const registries: Rule = (c) => {
+  const findings: Finding[] = [];
+  for (const [name, config] of Object.entries(c.registries?.configs ?? {})) {
+    const auth = config.auth;
+    if (!auth) continue;
+    const at = pointer('spec', 'registries', 'configs', name, 'auth');
+    for (const [key, fileKey] of Object.entries(INLINE_REGISTRY_AUTH)) {
+      if (auth[key as keyof typeof auth] !== undefined) findings.push({ code: 'SECRET_IN_CONFIG', pointer: `${at}/${key}`, atKey: true, message: `registry ${show(name)}: "${key}" is a credential, and dist/ is committed to Git; put it in a file on the node and name it with ${fileKey} (k3s-gitops seed --registry-credential fills it)` });
+    }
+    const basic = [auth.username_file, auth.password_file].filter(Boolean).length;
+    if (basic === 1) findings.push({ code: 'REGISTRY_AUTH', pointer: at, message: `registry ${show(name)}: basic auth needs both username_file and password_file` });
+    if (basic > 0 && auth.auth_file) findings.push({ code: 'REGISTRY_AUTH', pointer: at, message: `registry ${show(name)}: give username_file and password_file, or auth_file, not both` });
+  }
+  const registry = c.systemDefaultRegistry;
+  const problem = registry === undefined ? undefined : hostPortProblem(registry, 'a plain-HTTP registry is a mirror endpoint http://... in registries');
+  if (problem) findings.push({ code: 'INVALID_REGISTRY', pointer: '/spec/k3s/systemDefaultRegistry', message: `registry ${show(registry as string)} ${problem}; for example "registry.example.internal:5000"` });
+  return findings;
+};
+
 /** The agent token must be another file, or agents would hold the server token after all. */
 function tokens(c: ResolvedCluster): Finding[] {
   if (c.agentTokenFile !== c.tokenFile) return [];
   return [{ code: 'AGENT_TOKEN_FILE', pointer: '/spec/token/agentFile', message: `agentFile is ${show(c.tokenFile)}, the server token's file; give the agent token a file of its own, e.g. /etc/rancher/k3s/agent-token` }];
 }
 
+/** Every semantic rule of SPEC.md, in the order their findings read best. */
 export const RULES: readonly Rule[] = [
-  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens,
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens, registries,
 ];
 
 /** Runs every rule; never stops at the first problem. */

@@ -45,10 +45,19 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     description: 'The pinned K3s release, vMAJOR.MINOR.PATCH+k3sN, never a channel: nodes install it and the upgrade Plans roll it out. A change moves up at most one minor version, never down.',
     examples: [VERSION],
   },
+  '/spec/k3s/install': {
+    description: "How nodes get K3s. online: the user-data runs the official installer (get.k3s.io). airgap: K3s's air-gap install from files staged on the machine (the binary at /usr/local/bin/k3s, the install script at /usr/local/bin/k3s-install.sh, and, without a registry, the images tarball in /var/lib/rancher/k3s/agent/images/); nothing is downloaded.",
+    default: 'online',
+    examples: ['airgap'],
+  },
   '/spec/k3s/airgap': {
-    description: "K3s is pre-staged on every machine (the binary at /usr/local/bin/k3s, the install script at /usr/local/bin/k3s-install.sh, the images in /var/lib/rancher/k3s/agent/images/): the user-data checks the binary's version and downloads nothing.",
+    description: 'The earlier spelling of install: airgap; install wins where both are set.',
     default: false,
     examples: [true],
+  },
+  '/spec/k3s/systemDefaultRegistry': {
+    description: "K3s's system-default-registry (host[:port]): K3s pulls its system images from it, and every image of the tree (load balancer, backups, upgrades, certificate check) is prefixed with it the same way; `k3s-gitops images` lists them to mirror.",
+    examples: ['registry.example.internal:5000'],
   },
   '/spec/bootstrapped': {
     description: 'Set true once the cluster runs: no server carries cluster-init any more, so a rebuilt first server joins instead of founding a new cluster. Once committed true, it cannot go back.',
@@ -327,6 +336,40 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     default: {},
     examples: [{ 'kube-apiserver-arg': ['audit-log-maxage=30'] }, { 'protect-kernel-defaults': true }],
   },
+  '/spec/registries': {
+    description: "K3s's registries.yaml (docs/installation/private-registry.md), written 0600 to /etc/rancher/k3s/registries.yaml on every node at first boot and rolled out like config.yaml after. Credentials stay files on the nodes.",
+    examples: [{ mirrors: { 'docker.io': { endpoint: ['https://registry.example.internal:5000'] } } }],
+  },
+  '/spec/registries/mirrors': {
+    description: 'Per registry name (or "*"), the endpoints containerd pulls from instead, tried in order before the registry itself.',
+    examples: [{ 'docker.io': { endpoint: ['https://registry.example.internal:5000'] } }],
+  },
+  '/spec/registries/mirrors/*/endpoint': { description: 'Mirror URLs, http:// or https://.', examples: [['https://registry.example.internal:5000']] },
+  '/spec/registries/mirrors/*/rewrite': {
+    description: 'Regular expressions that rename images pulled from the mirror (the name only, not the tag).',
+    examples: [{ '^rancher/(.*)': 'mirrors/rancher/$1' }],
+  },
+  '/spec/registries/configs': {
+    description: 'Per registry host[:port] (or "*"): its credentials, as files on the node, and its TLS settings.',
+    examples: [{ 'registry.example.internal:5000': { tls: { ca_file: '/etc/rancher/k3s/registry/ca.crt' } } }],
+  },
+  '/spec/registries/configs/*/auth': {
+    description: 'Where the credentials sit on every node; the node fills them into registries.yaml. `k3s-gitops seed --registry-credential` puts them there.',
+    examples: [{ username_file: '/etc/rancher/k3s/registry/username', password_file: '/etc/rancher/k3s/registry/password' }],
+  },
+  '/spec/registries/configs/*/auth/username_file': { description: 'File on the node holding the basic-auth user name (one line).', examples: ['/etc/rancher/k3s/registry/username'] },
+  '/spec/registries/configs/*/auth/password_file': { description: 'File on the node holding the basic-auth password (one line).', examples: ['/etc/rancher/k3s/registry/password'] },
+  '/spec/registries/configs/*/auth/auth_file': { description: "File on the node holding K3s's `auth` value, a basic-auth token, instead of a user name and password.", examples: ['/etc/rancher/k3s/registry/auth'] },
+  '/spec/registries/configs/*/auth/username': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use username_file.', examples: ['(refused: use username_file)'] },
+  '/spec/registries/configs/*/auth/password': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use password_file.', examples: ['(refused: use password_file)'] },
+  '/spec/registries/configs/*/auth/auth': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
+  '/spec/registries/configs/*/auth/token': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
+  '/spec/registries/configs/*/auth/identity_token': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
+  '/spec/registries/configs/*/tls': { description: "The registry's TLS: a private CA, a client certificate, or no verification.", examples: [{ ca_file: '/etc/rancher/k3s/registry/ca.crt' }] },
+  '/spec/registries/configs/*/tls/ca_file': { description: "Path on the node of the CA that signed the registry's certificate.", examples: ['/etc/rancher/k3s/registry/ca.crt'] },
+  '/spec/registries/configs/*/tls/cert_file': { description: 'Path on the node of the client certificate the registry asks for.', examples: ['/etc/rancher/k3s/registry/client.crt'] },
+  '/spec/registries/configs/*/tls/key_file': { description: "Path on the node of that certificate's key.", examples: ['/etc/rancher/k3s/registry/client.key'] },
+  '/spec/registries/configs/*/tls/insecure_skip_verify': { description: "Skip verifying the registry's certificate (K3s's default: verify).", examples: [true] },
   '/spec/extraConfig/agents': {
     description: "Raw K3s config.yaml keys for every agent, checked against k3s agent's flags; keys the cluster file sets and secrets are refused.",
     default: {},

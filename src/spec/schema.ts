@@ -1,6 +1,6 @@
 import type { JSONSchemaType } from 'ajv';
 import { FLANNEL_BACKENDS, PACKAGED_COMPONENTS } from '../k3s/facts';
-import type { BackupTarget, ClusterFile, K3sConfigMap, NodeSpec } from './types';
+import type { BackupTarget, ClusterFile, K3sConfigMap, NodeSpec, RegistriesSpec } from './types';
 
 /** RFC 1123 label: what Kubernetes accepts as a namespace or a cluster's folder name. */
 export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -47,6 +47,63 @@ const node: JSONSchemaType<NodeSpec> = {
     },
     taints: stringList,
     extraConfig: k3sConfigMap,
+  },
+};
+
+const nodePath = { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true } as const;
+const registryName = { pattern: '^(\\*|[A-Za-z0-9.-]+(:[0-9]{1,5})?)$', maxLength: 253 } as const;
+
+const registries: JSONSchemaType<RegistriesSpec | undefined> & { nullable: true } = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  nullable: true,
+  properties: {
+    mirrors: {
+      type: 'object',
+      propertyNames: registryName,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['endpoint'],
+        properties: {
+          endpoint: { type: 'array', items: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 2048 }, minItems: 1, maxItems: 20 },
+          rewrite: { type: 'object', additionalProperties: { type: 'string', maxLength: 1024 }, propertyNames: { maxLength: 1024 }, required: [], nullable: true },
+        },
+      },
+      required: [],
+      nullable: true,
+    },
+    configs: {
+      type: 'object',
+      propertyNames: registryName,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: [],
+        properties: {
+          auth: {
+            type: 'object',
+            additionalProperties: false,
+            required: [],
+            nullable: true,
+            properties: {
+              username_file: nodePath, password_file: nodePath, auth_file: nodePath,
+              username: optionalString, password: optionalString, auth: optionalString, token: optionalString, identity_token: optionalString,
+            },
+          },
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            required: [],
+            nullable: true,
+            properties: { ca_file: nodePath, cert_file: nodePath, key_file: nodePath, insecure_skip_verify: optionalBool },
+          },
+        },
+      },
+      required: [],
+      nullable: true,
+    },
   },
 };
 
@@ -108,7 +165,12 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           type: 'object',
           additionalProperties: false,
           required: ['version'],
-          properties: { version: nonEmpty, airgap: optionalBool },
+          properties: {
+            version: nonEmpty,
+            install: { type: 'string', enum: ['online', 'airgap'], nullable: true },
+            airgap: optionalBool,
+            systemDefaultRegistry: { type: 'string', minLength: 1, maxLength: 253, nullable: true },
+          },
         },
         bootstrapped: optionalBool,
         controlPlane: {
@@ -262,6 +324,7 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           nullable: true,
           properties: { servers: k3sConfigMap, agents: k3sConfigMap },
         },
+        registries,
       },
     },
   },

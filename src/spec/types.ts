@@ -42,6 +42,8 @@ export interface ClusterSpec {
   readonly cloudInit?: CloudInitSpec;
   /** @default - none */
   readonly extraConfig?: ExtraConfigSpec;
+  /** @default - none: nodes pull from the registries images name */
+  readonly registries?: RegistriesSpec;
   /** @default - { controller: bundled, agentConcurrency: 1 } */
   readonly upgrades?: UpgradesSpec;
   /** @default - { warnDays: 30 } */
@@ -63,8 +65,43 @@ export interface UpgradesSpec {
 export interface K3sSpec {
   /** A pinned release, `vMAJOR.MINOR.PATCH+k3sN`. */
   readonly version: string;
-  /** Binary and images are pre-staged on the machine. @default false */
+  /** `online`: the official installer downloads K3s; `airgap`: binary, script and images are staged on the machine. @default online */
+  readonly install?: 'online' | 'airgap';
+  /** The earlier spelling of `install: airgap`. @deprecated */
   readonly airgap?: boolean;
+  /** K3s's `system-default-registry`: the registry every system image, K3s's and ours, is pulled from. */
+  readonly systemDefaultRegistry?: string;
+}
+
+/** K3s's registries.yaml (docs/installation/private-registry.md), credentials as files on the node. */
+export interface RegistriesSpec {
+  readonly mirrors?: Readonly<Record<string, RegistryMirrorSpec>>;
+  readonly configs?: Readonly<Record<string, RegistryConfigSpec>>;
+}
+
+export interface RegistryMirrorSpec {
+  readonly endpoint: readonly string[];
+  readonly rewrite?: Readonly<Record<string, string>>;
+}
+
+export interface RegistryConfigSpec {
+  readonly auth?: RegistryAuthSpec;
+  readonly tls?: { readonly ca_file?: string; readonly cert_file?: string; readonly key_file?: string; readonly insecure_skip_verify?: boolean };
+}
+
+/**
+ * Where each credential sits on the node (`k3s-gitops seed --registry-credential` puts
+ * it there). K3s's inline keys are accepted by the schema only to be refused by name.
+ */
+export interface RegistryAuthSpec {
+  readonly username_file?: string;
+  readonly password_file?: string;
+  readonly auth_file?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly auth?: string;
+  readonly token?: string;
+  readonly identity_token?: string;
 }
 
 export type LoadBalancerMode = 'daemonset' | 'external' | 'none';

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SERVER_CONCURRENCY } from '../../src/charts/upgrades';
+import { clusterImage } from '../../src/images';
 import { GOOD, goodFixtures, loadCluster, parseManifests, runCli, tempDir, treeOf } from '../helpers';
 import { kubernetesSchemaFailures, kustomize } from '../tools';
 
@@ -94,7 +95,7 @@ describe('upgrades through Git', () => {
     if (c.agents.length === 0) return expect(agent).toBeUndefined();
     expect(agent.spec.version).toBe(c.k3sVersion);
     // Agents wait for the server Plan: servers first, then agents.
-    expect(agent.spec.prepare).toEqual({ image: 'rancher/k3s-upgrade', args: ['prepare', 'k3s-server'] });
+    expect(agent.spec.prepare).toEqual({ image: clusterImage(c, 'rancher/k3s-upgrade'), args: ['prepare', 'k3s-server'] });
     expect(agent.spec.drain).toMatchObject({ force: true, ignoreDaemonSets: true });
     expect(agent.spec.nodeSelector.matchExpressions[0]).toEqual({ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' });
   });

@@ -158,6 +158,16 @@ describe('plan', () => {
     expect(workflow.jobs.check.steps.map((s: { run?: string }) => s.run)).toContain('npx k3s-gitops synth --check');
   });
 
+  test('a registries change restarts every node, one at a time, naming registries.yaml', () => {
+    const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
+    edit(spec, (t) => `${t}  registries:\n    mirrors:\n      docker.io: { endpoint: ["https://registry.example.internal:5000"] }\n`);
+    const json = JSON.parse(runCli(['plan', '--json'], { cwd: dir }).stdout)[0];
+    expect(json.nodes.map((n: { action: string }) => n.action)).toEqual(['restart', 'restart', 'restart', 'restart', 'restart']);
+    expect(runCli(['plan'], { cwd: dir }).stdout).toMatch(/^worker-1 +restart +k3s-agent restarts; changed: registries.yaml$/m);
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+    expect(runCli(['plan'], { cwd: dir }).stdout.match(/ unchanged /g)).toHaveLength(5);
+  });
+
   test('fails: an invalid spec exits 1 with its diagnostics', () => {
     const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
     edit(spec, (t) => t.replace('bootstrapped: true', 'bootstrapped: false'));

@@ -20,12 +20,15 @@ const STANDINS: Record<string, string> = {
   // Records each call; a restart makes the written config the running one.
   systemctl: `#!/bin/sh
 echo "$*" >> "$STATE/systemctl.log"
-[ "$1" = restart ] && cp "$HOST_ROOT/etc/rancher/k3s/config.yaml" "$STATE/running.yaml"
+if [ "$1" = restart ]; then
+  cp "$HOST_ROOT/etc/rancher/k3s/config.yaml" "$STATE/running.yaml"
+  cp "$HOST_ROOT/etc/rancher/k3s/registries.yaml" "$STATE/running-registries.yaml" 2>/dev/null || rm -f "$STATE/running-registries.yaml"
+fi
 exit 0
 `,
   // Healthy unless the running config is the broken one.
   k3s: `#!/bin/sh
-healthy() { [ -f "$STATE/running.yaml" ] && ! grep -q BROKEN "$STATE/running.yaml"; }
+healthy() { [ -f "$STATE/running.yaml" ] && ! grep -q BROKEN "$STATE/running.yaml" && ! grep -qs BROKEN "$STATE/running-registries.yaml"; }
 case "$*" in
   *"get --raw /readyz"*) healthy && echo ok || echo 'readyz check failed' ;;
   *"get node"*) healthy && printf True || printf False ;;
@@ -61,7 +64,11 @@ const THREE = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0
 
 interface Run { status: number | null; stdout: string; stderr: string; state: string; root: string }
 
-function applyConfig(opts: { role?: 'server' | 'agent'; before?: string; after: string; env?: Record<string, string>; stubCurl?: boolean; down?: string }): Run {
+function applyConfig(opts: {
+  role?: 'server' | 'agent'; before?: string; after: string; env?: Record<string, string>; stubCurl?: boolean; down?: string;
+  /** The committed registries.yaml in the Secret, what the node has, and files on the host (credentials). */
+  registries?: string; registriesBefore?: string; hostFiles?: Record<string, string>;
+}): Run {
   const dir = tempDir('apply-');
   const root = path.join(dir, 'host');
   const state = path.join(dir, 'state');
@@ -71,6 +78,12 @@ function applyConfig(opts: { role?: 'server' | 'agent'; before?: string; after: 
   fs.writeFileSync(path.join(root, 'etc/rancher/k3s/config.yaml'), opts.before ?? OLD, { mode: 0o600 });
   fs.copyFileSync(path.join(root, 'etc/rancher/k3s/config.yaml'), path.join(state, 'running.yaml'));
   fs.writeFileSync(path.join(configs, 'master-2.yaml'), opts.after);
+  if (opts.registries !== undefined) fs.writeFileSync(path.join(configs, '_registries.yaml'), opts.registries);
+  if (opts.registriesBefore !== undefined) fs.writeFileSync(path.join(root, 'etc/rancher/k3s/registries.yaml'), opts.registriesBefore, { mode: 0o600 });
+  for (const [file, text] of Object.entries(opts.hostFiles ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), text, { mode: 0o600 });
+  }
   for (const [name, text] of Object.entries({ ...STANDINS, ...(opts.stubCurl === false ? {} : { curl: STUB_CURL }) })) fs.writeFileSync(path.join(bin, name), text, { mode: 0o755 });
   const script = path.join(dir, 'apply-config.sh');
   fs.writeFileSync(script, APPLY_CONFIG_SCRIPT, { mode: 0o755 });
@@ -167,6 +180,50 @@ describe('the day-2 apply script', () => {
     const r = applyConfig({ role: 'agent', after: NEW, down: 'https://10.0.0.13:2379' });
     expect(r.status).toBe(0);
     expect(restarts(r)).toEqual(['restart k3s-agent']);
+  });
+});
+
+describe('registries.yaml rolls out with config.yaml, filled with the node\'s own credentials', () => {
+  const COMMITTED = '# generated\nconfigs:\n  registry.example.internal:5000:\n    auth:\n      password: k3s-gitops-file:/etc/rancher/k3s/registry/password\n      username: k3s-gitops-file:/etc/rancher/k3s/registry/username\nmirrors:\n  docker.io:\n    endpoint:\n      - https://registry.example.internal:5000\n';
+  const CREDENTIALS = { '/etc/rancher/k3s/registry/username': 'puller\n', '/etc/rancher/k3s/registry/password': 'pa"ss\\word\n' };
+  const FILLED = COMMITTED.replace('k3s-gitops-file:/etc/rancher/k3s/registry/password', '"pa\\"ss\\\\word"').replace('k3s-gitops-file:/etc/rancher/k3s/registry/username', '"puller"');
+  const registries = (r: Run) => read(path.join(r.root, 'etc/rancher/k3s/registries.yaml'));
+
+  test('a changed registries.yaml alone is written 0600 with the credentials filled in, K3s restarted once', () => {
+    const r = applyConfig({ after: OLD, registries: COMMITTED, hostFiles: CREDENTIALS });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(registries(r)).toBe(FILLED);
+    expect(fs.statSync(path.join(r.root, 'etc/rancher/k3s/registries.yaml')).mode & 0o777).toBe(0o600);
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual(['restart k3s']);
+    expect(r.stdout).toContain('registries.yaml written');
+    expect(fs.readdirSync(path.join(r.root, 'etc/rancher/k3s')).filter((f) => f.includes('k3s-gitops-filled') || f.includes('k3s-gitops-new'))).toEqual([]);
+  });
+
+  test('filled and unchanged: no restart', () => {
+    const r = applyConfig({ after: OLD, registries: COMMITTED, registriesBefore: FILLED, hostFiles: CREDENTIALS });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('config.yaml and registries.yaml unchanged; no restart');
+    expect(restarts(r)).toEqual([]);
+  });
+
+  test('fails: a credential file missing on the node changes nothing', () => {
+    const r = applyConfig({ after: NEW, registries: COMMITTED, hostFiles: { '/etc/rancher/k3s/registry/username': 'puller\n' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('registry credential /etc/rancher/k3s/registry/password is missing or empty');
+    expect(r.stderr).toContain('nothing was changed');
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual([]);
+  });
+
+  test('fails: a registries.yaml K3s is not healthy with is rolled back with config.yaml; a node that had none has none again', () => {
+    const r = applyConfig({ after: NEW, registries: `${COMMITTED}# BROKEN\n`, hostFiles: CREDENTIALS });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('the new config.yaml registries.yaml did not become healthy');
+    expect(config(r)).toBe(OLD);
+    expect(fs.existsSync(path.join(r.root, 'etc/rancher/k3s/registries.yaml'))).toBe(false);
+    expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
   });
 });
 

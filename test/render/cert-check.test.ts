@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CERT_CHECK_SCRIPT } from '../../src/render/cert-check-script';
-import { CERT_CHECK_IMAGE } from '../../src/charts/cert-expiry';
+import { IMAGES } from '../../src/images';
 import { GOOD, hasCommand, loadCluster, parseManifests, tempDir, treeOf } from '../helpers';
 import { shellcheckFailures } from '../tools';
 
@@ -71,7 +71,7 @@ describe('the expiry CronJobs', () => {
       const pod = cron.spec.jobTemplate.spec.template.spec;
       expect(JSON.stringify(pod.affinity)).toContain(`"values":["master-${i + 1}"]`);
       const container = pod.containers[0];
-      expect(container.image).toBe(CERT_CHECK_IMAGE);
+      expect(container.image).toBe(IMAGES.openssl);
       expect(container.env).toContainEqual({ name: 'WARN_DAYS', value: '45' });
       expect(container.volumeMounts.every((m: { readOnly?: boolean }) => m.readOnly)).toBe(true);
       expect(pod.volumes.filter((v: { hostPath?: { path: string } }) => v.hostPath).map((v: { hostPath: { path: string } }) => v.hostPath.path)).toEqual(['/var/lib/rancher/k3s/server/tls', '/var/lib/rancher/k3s/agent']);

@@ -42,7 +42,7 @@ describe.each(fixtures)('config.yaml for $name', ({ file }) => {
 
   test('no secret: a token file, never a token', () => {
     for (const { config } of configs) {
-      expect(config['token-file']).toBe(cluster.tokenFile);
+      expect(config['token-file']).toBe(config['cluster-cidr'] ? cluster.tokenFile : cluster.agentTokenFile ?? cluster.tokenFile);
       for (const key of SECRET_KEYS) expect(config[key]).toBeUndefined();
     }
   });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { LB_IMAGES } from '../../src/charts/load-balancer';
+import { IMAGES } from '../../src/images';
 import { LB_NAMES } from '../../src/names';
 import { renderCheckHaproxy } from '../../src/render/check-haproxy';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
@@ -154,7 +154,7 @@ describe('the daemonset load balancer', () => {
     expect(spec.priorityClassName).toBe('system-node-critical');
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     const images = spec.containers.map((c: { image: string }) => c.image).sort();
-    expect(images).toEqual([LB_IMAGES.haproxy, LB_IMAGES.keepalived].sort());
+    expect(images).toEqual([IMAGES.haproxy, IMAGES.keepalived].sort());
     for (const image of images) expect(image).toMatch(/:[0-9][^:]*$/);
   });
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
 import { renderNodeUserData } from '../../src/render/user-data';
+import { nodeTokenFile } from '../../src/spec/resolve';
 import { GOOD, goodFixtures, loadCluster, parseYaml, ROOT, runCli, tempDir, treeOf } from '../helpers';
 import { cloudInitSchemaFailures } from '../tools';
 
@@ -40,9 +41,10 @@ describe('user-data in dist/', () => {
       expect(install).toContain(`INSTALL_K3S_VERSION='${c.k3sVersion}'`);
       expect(install).toContain(`INSTALL_K3S_EXEC='${node.role}'`);
       // No token: the file says where it must be, and the boot script stops without it.
-      expect(writeFile(ud, c.tokenFile)).toBeUndefined();
-      expect(ud).toContain(`the join token must already be at ${c.tokenFile}`);
-      expect(runcmd(ud)[0]).toContain(`[ -s '${c.tokenFile}' ] ||`);
+      const token = nodeTokenFile(c, node);
+      expect(writeFile(ud, token)).toBeUndefined();
+      expect(ud).toContain(`token must already be at ${token}`);
+      expect(runcmd(ud)[0]).toContain(`[ -s '${token}' ] ||`);
     }
   });
 

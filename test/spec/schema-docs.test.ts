@@ -45,7 +45,8 @@ function resolve(text: string): ResolvedCluster {
 
 /** Where resolveCluster puts each documented default. */
 const RESOLVED: Readonly<Record<string, (c: ResolvedCluster) => unknown>> = {
-  '/spec/k3s/airgap': (c) => c.airgap,
+  '/spec/k3s/airgap': (c) => c.install === 'airgap',
+  '/spec/k3s/install': (c) => c.install,
   '/spec/bootstrapped': (c) => c.bootstrapped,
   '/spec/controlPlane/dnsNames': (c) => c.dnsNames,
   '/spec/controlPlane/loadBalancer/mode': (c) => c.loadBalancer.mode,
