@@ -130,17 +130,21 @@ class Drill {
   private get iface(): string { return this.c.loadBalancer.interface; }
 
   async run(set: ScenarioSet): Promise<ScenarioResult[]> {
-    await this.build();
-    const results: ScenarioResult[] = [];
-    results.push(await this.steady());
-    results.push(...await this.haproxyKilled());
-    if (set === 'all') {
-      results.push(await this.apiserverKilled());
-      results.push(...await this.holderCrashed());
-      results.push(await this.allApiserversKilled());
+    try {
+      await this.build();
+      const results: ScenarioResult[] = [];
+      results.push(await this.steady());
+      results.push(...await this.haproxyKilled());
+      if (set === 'all') {
+        results.push(await this.apiserverKilled());
+        results.push(...await this.holderCrashed());
+        results.push(await this.allApiserversKilled());
+      }
+      return results;
+    } finally {
+      // Also when a scenario throws: the monitor loop must not outlive the drill.
+      this.monitoring = false;
     }
-    this.monitoring = false;
-    return results;
   }
 
   private async build(): Promise<void> {
@@ -222,9 +226,10 @@ class Drill {
     return held.filter((h): h is string => h !== undefined);
   }
 
-  /** Samples who holds the VIP every 100 ms for as long as the drill runs. */
+  /** Samples who holds the VIP every 100 ms for as long as the drill runs, 15 minutes at most. */
   private async monitor(): Promise<void> {
-    while (this.monitoring) {
+    const deadline = Date.now() + 15 * 60_000;
+    while (this.monitoring && Date.now() < deadline) {
       this.holderSamples.push({ at: Date.now(), holders: await this.holders() });
       await sleep(100);
     }
@@ -297,8 +302,19 @@ class Drill {
 
   private async killProcess(ns: string, match: string): Promise<void> {
     for (const pid of await this.lab.pids(ns)) {
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmdline.includes(match)) process.kill(pid, 'SIGKILL');
+      let cmdline: string;
+      try {
+        cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue; // exited since it was listed: keepalived's check script lives a few milliseconds
+      }
+      if (cmdline.includes(match)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited in between
+        }
+      }
     }
   }
 
