@@ -170,7 +170,8 @@ function readToken(values: Record<string, string | string[] | boolean | undefine
     try {
       raw = fs.readFileSync(path.resolve(io.cwd, fileFlag), 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read ${prefix.replace('-', ' ')} file ${fileFlag}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      // The path is not echoed: a token pasted where the path goes would land in the log.
+      throw new UsageError(`cannot read the file given to --${prefix}-file: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
     }
   } else {
     const value = process.env[envFlag as string];
@@ -211,16 +212,17 @@ function readRegistryCredentials(c: ResolvedCluster, given: readonly string[], i
   const credentials = new Map<string, string>();
   for (const value of given) {
     const m = /^(\/[^=\s]+)=(.+)$/.exec(value);
-    if (!m) throw new UsageError(`--registry-credential ${JSON.stringify(value)}: expected NODE_PATH=LOCAL_FILE, e.g. /etc/rancher/k3s/registry/password=./registry-password`);
-    if (!wanted.includes(m[1])) throw new UsageError(`--registry-credential ${m[1]}: ${c.source} names no registry credential there; it names ${wanted.join(', ') || 'none'}`);
+    // The value is never echoed: a mistaken one may be the credential itself.
+    if (!m) throw new UsageError('--registry-credential takes NODE_PATH=LOCAL_FILE, e.g. /etc/rancher/k3s/registry/password=./registry-password');
+    if (!wanted.includes(m[1])) throw new UsageError(`--registry-credential: ${c.source} names no registry credential at that node path; it names ${wanted.join(', ') || 'none'}`);
     let raw: string;
     try {
       raw = fs.readFileSync(path.resolve(io.cwd, m[2]), 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read registry credential file ${m[2]}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      throw new UsageError(`cannot read the local file given for ${m[1]}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
     }
     const secret = raw.replace(/\r?\n$/, '');
-    if (secret.length === 0 || /[\r\n]/.test(secret)) throw new UsageError(`registry credential file ${m[2]} must hold one non-empty line`);
+    if (secret.length === 0 || /[\x00-\x1f\x7f]/.test(secret)) throw new UsageError(`the local file given for ${m[1]} must hold one non-empty line without control characters`);
     credentials.set(m[1], secret);
   }
   const missing = wanted.filter((f) => !credentials.has(f));

@@ -84,7 +84,9 @@ export class UpgradePlansChart extends Chart {
           secrets: [{ name: CONFIG_ROLLOUT_NAMES.secret(role), path: CONFIG_ROLLOUT_NAMES.mountPath }],
           // Agents after servers: a change servers must take first (an agent token, a new
           // endpoint) reaches agents only once every server runs it. k3s-upgrade's
-          // `prepare <plan>` waits until that Plan applies to no node (scripts/upgrade.sh).
+          // `prepare <plan>` waits until that Plan applies to no node, then until every
+          // server's kubelet runs this Plan's version (scripts/upgrade.sh): a stuck K3s
+          // upgrade of the servers holds agent changes too, which RUNBOOK.md says.
           ...(role === 'agent' ? { prepare: { image: upgradeImage, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] } } : {}),
           // A Plan needs a version; the image is pinned by tag, so it only names the rollout.
           version: c.k3sVersion,

@@ -1,4 +1,5 @@
 import { REGISTRIES_SECRET_KEY } from '../names';
+import { GENERATED_MARK } from './text';
 import { FILL_REGISTRIES_FUNCTION, REGISTRIES_PATH } from './registries';
 
 /**
@@ -57,10 +58,14 @@ etcd_curl() {
 
 etcd_healthy() { etcd_curl "$1/health" | grep -q '"health":"true"'; }
 
-# The members etcd itself lists (blanks dropped: no value has any), one per line: the first client URL, or "unstarted <peer
-# URL>" for a member added but never started, which still counts towards quorum.
+# The members etcd itself lists (blanks dropped: no value has any), one per line: the
+# first client URL, or "unstarted <peer URL>" for a member added but never started (a
+# server that died while joining): restarting another server then is refused until it
+# is removed (RUNBOOK.md). An answer without a member list lists nothing.
 etcd_members() {
-  etcd_curl -X POST -d '{}' "$LOCAL_ETCD/v3/cluster/member/list" | tr -d ' \\n' | sed 's/.*"members":\\[//; s/},{/}\\
+  list=$(etcd_curl -X POST -d '{}' "$LOCAL_ETCD/v3/cluster/member/list" || true)
+  case "$list" in *'"members"'*) ;; *) return 0 ;; esac
+  printf '%s' "$list" | tr -d ' \\n' | sed 's/.*"members":\\[//; s/},{/}\\
 {/g' | while IFS= read -r member || [ -n "$member" ]; do
     url=$(echo "$member" | sed -n 's/.*"clientURLs":\\["\\([^"]*\\)".*/\\1/p')
     if [ -n "$url" ]; then echo "$url"; else echo "unstarted $(echo "$member" | sed -n 's/.*"peerURLs":\\["\\([^"]*\\)".*/\\1/p')"; fi
@@ -153,31 +158,31 @@ fi
 [ -f "$new" ] || fail "no committed config for $NODE_NAME in $CONFIGS_DIR"
 
 # registries.yaml, where the cluster has one: the committed file filled in with this
-# node's credential files, compared and written like config.yaml.
+# node's credential files, compared and written like config.yaml. One this tool wrote
+# (it starts with the generated-file line) goes when the cluster file drops registries.
 registries_committed="$CONFIGS_DIR/${REGISTRIES_SECRET_KEY}"
 registries_current="$HOST_ROOT${REGISTRIES_PATH}"
 registries_new=""
+registries_drop=""
 if [ -f "$registries_committed" ]; then
   registries_new="$registries_current.k3s-gitops-filled"
-  fill_registries "$registries_committed" "$registries_new" "$HOST_ROOT" || { rm -f "$registries_new"; fail "cannot fill registries.yaml with this node's registry credentials; nothing was changed"; }
+  # The filled file holds credentials: it goes whatever happens next.
+  trap 'rm -f "$registries_new"' EXIT
+  fill_registries "$registries_committed" "$registries_new" "$HOST_ROOT" || fail "cannot fill registries.yaml with this node's registry credentials; nothing was changed"
+elif [ -f "$registries_current" ] && head -n 1 "$registries_current" | grep -q '^# ${GENERATED_MARK}'; then
+  registries_drop=1
 fi
 
 changed=""
 cmp -s "$new" "$current" || changed="config.yaml"
 if [ -n "$registries_new" ] && ! cmp -s "$registries_new" "$registries_current"; then changed="$changed registries.yaml"; fi
+if [ -n "$registries_drop" ]; then changed="$changed registries.yaml"; fi
 changed=\${changed# }
-if [ -z "$changed" ]; then
-  rm -f "$registries_new"
-  log "config.yaml\${registries_new:+ and registries.yaml} unchanged; no restart"
-  label
-  exit 0
-fi
-server_answers
-if [ "$ROLE" = server ]; then quorum_gate; fi
 
-# Atomic, 0600, keeping what was there beside it.
+# Atomic, 0600, keeping what was there beside it; no source: the file goes.
 install_file() {
   if [ -f "$2" ]; then cp -p "$2" "$2.k3s-gitops-previous"; else rm -f "$2.k3s-gitops-previous"; fi
+  if [ -z "$1" ]; then rm -f "$2"; return 0; fi
   cp "$1" "$2.k3s-gitops-new"
   chmod 600 "$2.k3s-gitops-new"
   mv -f "$2.k3s-gitops-new" "$2"
@@ -191,6 +196,41 @@ restore_file() {
     rm -f "$1"
   fi
 }
+rollback() {
+  for file in $1; do
+    case "$file" in
+      config.yaml) restore_file "$current" ;;
+      registries.yaml) restore_file "$registries_current" ;;
+    esac
+  done
+}
+# K3s's unit is Type=notify with no start timeout (its install.sh): a blocking restart of
+# a K3s that never gets ready would never return, and one that fails would end this
+# script under set -e before the rollback. So the restart does not wait; health decides.
+restart() {
+  host systemctl restart --no-block "$service" || log "systemctl restart $service failed; waiting for health all the same"
+}
+
+if [ -z "$changed" ]; then
+  # Unchanged, but a job killed after writing (a node reboot mid-wait) lands here too:
+  # only a healthy node passes, and one that is not goes back to what it ran before.
+  if wait_healthy; then
+    log "config.yaml\${registries_new:+ and registries.yaml} unchanged; no restart"
+    label
+    exit 0
+  fi
+  if [ -f "$current.k3s-gitops-previous" ] && ! cmp -s "$current.k3s-gitops-previous" "$current"; then
+    log "unchanged but not healthy, with an earlier config.yaml beside it: putting that back"
+    back="config.yaml"
+    if [ -f "$registries_current.k3s-gitops-previous" ]; then back="$back registries.yaml"; fi
+    rollback "$back"
+    restart
+    fail "the committed config.yaml is in place but $NODE_NAME is not healthy; rolled back to the one before. See journalctl -u $service on $NODE_NAME"
+  fi
+  fail "$NODE_NAME is not healthy, and its config.yaml is already the committed one; nothing was changed. See journalctl -u $service on $NODE_NAME"
+fi
+server_answers
+if [ "$ROLE" = server ]; then quorum_gate; fi
 
 for file in $changed; do
   case "$file" in
@@ -198,9 +238,8 @@ for file in $changed; do
     registries.yaml) install_file "$registries_new" "$registries_current" ;;
   esac
 done
-rm -f "$registries_new"
 log "$changed written (each previous one kept beside it as .k3s-gitops-previous); restarting $service"
-host systemctl restart "$service"
+restart
 
 if wait_healthy; then
   log "healthy with the new $changed"
@@ -208,12 +247,7 @@ if wait_healthy; then
   exit 0
 fi
 log "not healthy within \${HEALTH_TIMEOUT}s; putting the previous $changed back"
-for file in $changed; do
-  case "$file" in
-    config.yaml) restore_file "$current" ;;
-    registries.yaml) restore_file "$registries_current" ;;
-  esac
-done
-host systemctl restart "$service"
+rollback "$changed"
+restart
 fail "the new $changed did not become healthy within \${HEALTH_TIMEOUT}s; rolled back to the previous one. See the job's log and journalctl -u $service on $NODE_NAME"
 `;

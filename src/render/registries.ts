@@ -47,9 +47,13 @@ export const FILL_REGISTRIES_FUNCTION = `fill_registries() {
         key=\${line%%: *}
         file=\${line#*${CREDENTIAL_REF}}
         file=\${file%\\"}
-        [ -s "$3$file" ] || { echo "k3s-gitops: registry credential $file is missing or empty" >&2; return 1; }
+        [ -f "$3$file" ] || { echo "k3s-gitops: registry credential $file is missing" >&2; return 1; }
         [ "$(grep -c '' "$3$file")" -le 1 ] || { echo "k3s-gitops: registry credential $file has more than one line" >&2; return 1; }
-        value=$(sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g' "$3$file")
+        # A file saved on Windows ends in CR; any other control character has no place in one.
+        value=$(tr -d '\\r' < "$3$file")
+        [ -n "$value" ] || { echo "k3s-gitops: registry credential $file is empty" >&2; return 1; }
+        if printf '%s' "$value" | grep -q '[[:cntrl:]]'; then echo "k3s-gitops: registry credential $file holds a control character" >&2; return 1; fi
+        value=$(printf '%s' "$value" | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g')
         printf '%s: "%s"\\n' "$key" "$value"
         ;;
       *) printf '%s\\n' "$line" ;;

@@ -1,5 +1,5 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
-import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, REGISTRIES_FILE, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
@@ -200,10 +200,10 @@ function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void
   p(fence(clusterImages(c).map((i) => `${i.image}   # ${i.usedBy}`)));
   const credentials = registryCredentialFiles(c);
   if (credentials.length > 0) {
-    p(`Registry credentials are files on every node (0600), filled into \`${REGISTRIES_PATH}\` by the node itself: ${credentials.map((f) => `\`${f}\``).join(', ')}. \`k3s-gitops seed --registry-credential <path>=<local file>\` puts them on a new machine. containerd reads them only when K3s starts, so after changing one, write it on every node and refill and restart one node at a time, servers first:`);
+    p(`Registry credentials are files on every node (0600), filled into \`${REGISTRIES_PATH}\` by the node itself: ${credentials.map((f) => `\`${f}\``).join(', ')}. \`k3s-gitops seed --registry-credential <path>=<local file>\` puts them on a new machine. containerd reads them only when K3s starts: after changing one, write it on every node, then run the config Plans again (the node refills registries.yaml and restarts, one node at a time):`);
     p(fence([
-      `scp dist/${c.name}/${REGISTRIES_FILE} <node>:/tmp/registries.yaml`,
-      `ssh <node> 'sudo sh /var/lib/k3s-gitops/fill-registries.sh /tmp/registries.yaml ${REGISTRIES_PATH} && sudo systemctl restart k3s'   # k3s-agent on agents`,
+      ...c.nodes.map((n) => `ssh ${n.address} 'sudo install -m 0600 /dev/stdin ${credentials[0]}' < new-credential   # ${n.name}`),
+      `kubectl label nodes --all ${[...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])].map((n) => `plan.upgrade.cattle.io/${n}-`).join(' ')}`,
     ]));
   }
 }
@@ -213,7 +213,9 @@ function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void
  * labels a Plan's jobs `upgrade.cattle.io/plan`, retries a failed one twice
  * (backoffLimit 2) and deletes it 900 s after it failed (TTLSecondsAfterFinished),
  * after which it starts a new one for the same hash (pkg/upgrade/job/job.go,
- * pkg/upgrade/handle_batch.go).
+ * pkg/upgrade/handle_batch.go). It applies a Plan to every node whose
+ * `plan.upgrade.cattle.io/<plan>` label is not the Plan's hash, a missing label
+ * included (pkg/upgrade/plan/plan.go), so taking the label off re-runs it.
  */
 function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   const plans = [...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])];
@@ -235,6 +237,14 @@ function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   ]));
   p(`- **A bad config**: fix \`${c.source}\`, re-synthesize, commit. The Secret's new hash starts a new job on that node, and the rollout goes on from there.`);
   p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): system-upgrade-controller retries the job twice, then starts a new one 15 minutes after it failed. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
+  p(`- **An etcd member that never started** (\`(added, never started)\` in the log: a server that died while joining) blocks every server's change until it is removed. K3s ships no etcdctl; the distribution's \`etcd-client\` package has one:`);
+  p(fence([
+    `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert ${c.dataDir}/server/tls/etcd/server-ca.crt --cert ${c.dataDir}/server/tls/etcd/client.crt --key ${c.dataDir}/server/tls/etcd/client.key member list`,
+    `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl ... member remove <ID>   # same flags; the ID from the list`,
+  ]));
+  if (c.agents.length > 0) p(`Agents start only once the servers' Plan applies to no server and every server runs K3s ${c.k3sVersion} (k3s-upgrade's \`prepare\` step): while a K3s upgrade of the servers is stuck, agent changes wait for it.`);
+  p('To run the config Plans again on every node without a commit (after changing a registry credential file on the nodes, say), take their labels off the nodes; system-upgrade-controller then applies them again, one node at a time, each job comparing and restarting only what changed:');
+  p(fence([`kubectl label nodes --all ${plans.map((n) => `plan.upgrade.cattle.io/${n}-`).join(' ')}`]));
 }
 
 /**

@@ -87,7 +87,10 @@ describe('registries.yaml', () => {
     expect(writeFiles(r.stdout).get('/etc/rancher/k3s/registry/password')).toMatchObject({ content: 'registry-secret-marker\n', permissions: '0600' });
     const wrong = runCli([...base, '--registry-credential', '/etc/shadow=pass'], { cwd: dir, env });
     expect(wrong.status).toBe(2);
-    expect(wrong.stderr).toContain('names no registry credential there');
+    expect(wrong.stderr).toContain('names no registry credential at that node path');
+    const pasted = runCli([...base, '--registry-credential', 'registry-secret-marker'], { cwd: dir, env });
+    expect(pasted.status).toBe(2);
+    expect(pasted.stderr).not.toContain('registry-secret-marker');
     expect(wrong.stdout + wrong.stderr).not.toContain('registry-secret-marker');
   });
 

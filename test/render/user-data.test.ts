@@ -120,7 +120,7 @@ describe('seed', () => {
     ['no token option', [ha, '--node', 'master-1'], 2, 'exactly one of --token-file'],
     ['both token options', [ha, '--node', 'master-1', '--token-env', 'K3S_JOIN', '--token-file', '/nonexistent'], 2, 'exactly one of --token-file'],
     ['an unset variable', [ha, '--node', 'master-1', '--token-env', 'K3S_UNSET_VAR'], 2, 'K3S_UNSET_VAR is not set'],
-    ['a missing token file', [ha, '--node', 'master-1', '--token-file', '/nonexistent/token'], 2, 'cannot read token file'],
+    ['a missing token file', [ha, '--node', 'master-1', '--token-file', '/nonexistent/token'], 2, 'cannot read the file given to --token-file: ENOENT'],
     ['an empty token file', [ha, '--node', 'master-1', '--token-file', tokenFile('')], 1, 'the token is empty'],
     ['a newline inside the token', [ha, '--node', 'master-1', '--token-file', tokenFile('abc\ndef\n')], 1, 'line break in the middle'],
     ['a restore on an agent', [ha, '--node', 'worker-1', '--token-env', 'K3S_JOIN', '--restore', '/snap'], 2, 'is an agent'],
