@@ -171,6 +171,13 @@ describe('the day-2 apply script', () => {
     expect(restarts(r)).toEqual([]);
   });
 
+  test('fails: an etcd error answer is no member list, not a member that never started', () => {
+    const r = applyConfig({ after: NEW, env: { MEMBER_LIST: '{"error":"etcdserver: request timed out","code":14}' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('did not list the members; nothing was changed');
+    expect(config(r)).toBe(OLD);
+  });
+
   test('fails: no member list from the local etcd member: nothing changes', () => {
     const r = applyConfig({ after: NEW, down: 'https://127.0.0.1:2379' });
     expect(r.status).toBe(1);
