@@ -8,7 +8,6 @@ import {
 import { formatDiagnostic, hasErrors } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
-import { documentedSchema } from './spec/schema-docs';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster, ResolvedNode } from './spec/resolve';
@@ -165,20 +164,23 @@ function readToken(values: Record<string, string | string[] | boolean | undefine
   const envFlag = values[`${prefix}-env`] as string | undefined;
   if (fileFlag === undefined && envFlag === undefined) return undefined;
   if (fileFlag !== undefined && envFlag !== undefined) throw new UsageError(`give exactly one of --${prefix}-file F or --${prefix}-env VAR, not both`);
-  let raw: string;
-  if (fileFlag !== undefined) {
-    try {
-      raw = fs.readFileSync(path.resolve(io.cwd, fileFlag), 'utf8');
-    } catch (e) {
-      // The path is not echoed: a token pasted where the path goes would land in the log.
-      throw new UsageError(`cannot read the file given to --${prefix}-file: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  } else {
-    const value = process.env[envFlag as string];
-    if (value === undefined) throw new UsageError(`environment variable ${envFlag} is not set`);
-    raw = value;
+  if (fileFlag !== undefined) return readSecretFile(io, fileFlag, `the file given to --${prefix}-file`);
+  const value = process.env[envFlag as string];
+  if (value === undefined) throw new UsageError(`environment variable ${envFlag} is not set`);
+  return value.replace(/\r?\n$/, '');
+}
+
+/**
+ * A one-line secret from a local file, its trailing newline dropped. Errors name the
+ * file by `what`, never by the path given: a secret pasted where the path goes would
+ * land in the log.
+ */
+function readSecretFile(io: Io, file: string, what: string): string {
+  try {
+    return fs.readFileSync(path.resolve(io.cwd, file), 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new UsageError(`cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
-  return raw.replace(/\r?\n$/, '');
 }
 
 /**
@@ -215,13 +217,7 @@ function readRegistryCredentials(c: ResolvedCluster, given: readonly string[], i
     // The value is never echoed: a mistaken one may be the credential itself.
     if (!m) throw new UsageError('--registry-credential takes NODE_PATH=LOCAL_FILE, e.g. /etc/rancher/k3s/registry/password=./registry-password');
     if (!wanted.includes(m[1])) throw new UsageError(`--registry-credential: ${c.source} names no registry credential at that node path; it names ${wanted.join(', ') || 'none'}`);
-    let raw: string;
-    try {
-      raw = fs.readFileSync(path.resolve(io.cwd, m[2]), 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read the local file given for ${m[1]}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-    const secret = raw.replace(/\r?\n$/, '');
+    const secret = readSecretFile(io, m[2], `the local file given for ${m[1]}`);
     if (secret.length === 0 || /[\x00-\x1f\x7f]/.test(secret)) throw new UsageError(`the local file given for ${m[1]} must hold one non-empty line without control characters`);
     credentials.set(m[1], secret);
   }
@@ -289,6 +285,8 @@ function kubeconfig(args: string[], io: Io): number {
 
 function schema(args: string[], io: Io): number {
   parseArgs({ args, allowPositionals: false, options: {} });
+  // The editor help loads only here: no other command needs it.
+  const { documentedSchema } = require('./spec/schema-docs') as typeof import('./spec/schema-docs');
   io.out(JSON.stringify(documentedSchema(clusterSchema), null, 2));
   return EXIT.ok;
 }

@@ -165,10 +165,11 @@ export function synthesizeCluster(c: ResolvedCluster, dist: string = DEFAULT_DIS
 export function renderNodeSideFiles(c: ResolvedCluster): Map<string, string> {
   const files = new Map<string, string>();
   const put = (rel: string, content: string) => files.set(rel, content);
+  const registries = renderRegistries(c);
   for (const node of c.nodes) {
     const config = renderK3sConfig(c, node);
     put(`nodes/${node.name}/config.yaml`, config);
-    put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node, {}, config));
+    put(`nodes/${node.name}/user-data.yaml`, renderNodeUserData(c, node, {}, config, registries));
   }
   if (c.loadBalancer.mode === 'external') {
     put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
@@ -179,7 +180,6 @@ export function renderNodeSideFiles(c: ResolvedCluster): Map<string, string> {
       put(`lb/${host.name}/user-data.yaml`, renderLbUserData(c, peers, host));
     }
   }
-  const registries = renderRegistries(c);
   if (registries) put(REGISTRIES_FILE, registries);
   put('RUNBOOK.md', renderRunbook(c));
   const s3Secret = renderS3SecretTemplate(c);

@@ -1,11 +1,11 @@
-import { ApiObject, Chart, Cron, Duration, JsonPatch, Size } from 'cdk8s';
+import { Chart, Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { CERT_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 import { CERT_CHECK_SCRIPT } from '../render/cert-check-script';
 import type { ResolvedCluster } from '../spec/resolve';
-import { commonLabels, serverTaintKeys } from './common';
+import { commonLabels, dropAllCapabilities, HOST_READER_SECURITY, serverTaintKeys } from './common';
 
 /** Daily, early, UTC: a failure is on the Jobs list by the working day. */
 const SCHEDULE = { minute: '17', hour: '5' } as const;
@@ -59,10 +59,10 @@ export class CertificateExpiryChart extends Chart {
           { path: '/scripts', volume: kplus.Volume.fromConfigMap(this, `${id}-script`, script, { name: 'script' }), readOnly: true },
         ],
         // Root only to enter K3s's root-only tls folder; no capability at all.
-        securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
+        securityContext: HOST_READER_SECURITY,
         resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } },
       });
-      ApiObject.of(cron).addJsonPatch(JsonPatch.add('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }));
+      dropAllCapabilities(cron);
     }
   }
 }

@@ -1,4 +1,5 @@
-import { type Chart } from 'cdk8s';
+import { ApiObject, type Chart, JsonPatch } from 'cdk8s';
+import type * as kplus from 'cdk8s-plus-28';
 import { generatedBy, toYaml } from '../render/text';
 import type { ResolvedCluster } from '../spec/resolve';
 
@@ -9,6 +10,17 @@ export function commonLabels(cluster: string, component: string): Record<string,
     'app.kubernetes.io/part-of': cluster,
     'app.kubernetes.io/component': component,
   };
+}
+
+/**
+ * A CronJob container that reads root-owned K3s files on the host: root for that, and
+ * nothing more (read-only root filesystem, no escalation, not privileged).
+ */
+export const HOST_READER_SECURITY = { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false } as const;
+
+/** Drops every capability of a CronJob's only container; cdk8s-plus has no field for it. */
+export function dropAllCapabilities(cron: kplus.CronJob): void {
+  ApiObject.of(cron).addJsonPatch(JsonPatch.add('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }));
 }
 
 /** Server nodes: K3s labels them, and taints them when asked to keep workloads off. */

@@ -1,10 +1,10 @@
-import { ApiObject, Chart, Cron, type CronOptions, Duration, JsonPatch, Size } from 'cdk8s';
+import { Chart, Cron, type CronOptions, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { BACKUP_SCRIPT } from '../render/backup-script';
 import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
-import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
+import { commonLabels, CONTROL_PLANE_SELECTOR, dropAllCapabilities, HOST_READER_SECURITY, serverTaintKeys } from './common';
 import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 
@@ -101,15 +101,13 @@ export class EtcdBackupChart extends Chart {
       envVariables: env,
       volumeMounts: mounts,
       // Root only to read K3s's root-owned 0600 snapshots; no capability at all.
-      securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
+      securityContext: HOST_READER_SECURITY,
       resources: {
         cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
         memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
       },
     });
-    ApiObject.of(cron).addJsonPatch(
-      JsonPatch.add('/spec/jobTemplate/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
-    );
+    dropAllCapabilities(cron);
   }
 }
 

@@ -60,12 +60,12 @@ export class UpgradePlansChart extends Chart {
     const upgradeImage = clusterImage(c, K3S_UPGRADE_REPOSITORY);
     const labels = commonLabels(c.name, 'upgrades');
     const gate = { name: CONFIG_ROLLOUT_NAMES.secret('server'), path: CONFIG_ROLLOUT_NAMES.mountPath };
+    const registries = renderRegistries(c);
     for (const role of ['server', 'agent'] as const) {
       const nodes = role === 'server' ? c.servers : c.agents;
       if (nodes.length === 0) continue;
       const data: Record<string, string> = { [SCRIPT_KEY]: APPLY_CONFIG_SCRIPT };
       for (const n of nodes) data[`${n.name}.yaml`] = renderK3sConfig(c, n);
-      const registries = renderRegistries(c);
       if (registries) data[REGISTRIES_SECRET_KEY] = registries;
       new ApiObject(this, `config-${role}s`, {
         apiVersion: 'v1', kind: 'Secret', type: 'Opaque',

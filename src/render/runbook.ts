@@ -117,6 +117,9 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   p(fence([`sudo rm -rf ${c.dataDir}/server/db/`, 'sudo systemctl start k3s']));
 }
 
+/** Copies a local secret file to each node, 0600, without it touching the command line. */
+const install = (nodes: readonly ResolvedNode[], from: string, to: string) => nodes.map((n) => `ssh ${n.address} 'sudo install -m 0600 /dev/stdin ${to}' < ${from}   # ${n.name}`);
+
 /**
  * The tokens over the cluster's life, by K3s's docs/cli/token.md: the server token
  * encrypts the bootstrap data (a snapshot restores only with the token in use when it
@@ -128,7 +131,6 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
 function tokens(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   const [first] = c.servers;
   const serverTokenHolders = c.agentTokenFile ? c.servers : c.nodes;
-  const install = (nodes: readonly ResolvedNode[], from: string, to: string) => nodes.map((n) => `ssh ${n.address} 'sudo install -m 0600 /dev/stdin ${to}' < ${from}   # ${n.name}`);
   const restarts = (nodes: readonly ResolvedNode[]) => nodes.map((n) => `ssh ${n.address} sudo systemctl restart ${n.role === 'server' ? 'k3s' : 'k3s-agent'}        # ${n.name}`);
   p('## Tokens');
   p(`The server token sits at \`${c.tokenFile}\` on ${c.agentTokenFile ? 'every server' : 'every node'}${c.agentTokenFile ? `; agents hold only the agent token at \`${c.agentTokenFile}\`` : ''}. K3s encrypts its bootstrap data with the server token, so a snapshot restores only with the token that was in use when it was taken: keep each retired token beside the snapshots it belongs to.`);
@@ -178,6 +180,16 @@ function certificates(c: ResolvedCluster, p: (...lines: string[]) => void): void
   if (c.agents.length > 0) p('Agents fetch fresh kubelet certificates from the servers each time `k3s-agent` starts: restart them one at a time after the servers (the alarm runs on servers only).');
 }
 
+/** The day-2 config Plans this cluster has: one per role with nodes. */
+const configPlans = (c: ResolvedCluster) => [...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])];
+
+/**
+ * Runs the config Plans again on every node: system-upgrade-controller applies a Plan to
+ * every node whose `plan.upgrade.cattle.io/<plan>` label is not the Plan's hash, a
+ * missing label included (pkg/upgrade/plan/plan.go).
+ */
+const rerunConfigPlans = (c: ResolvedCluster) => `kubectl label nodes --all ${configPlans(c).map((n) => `plan.upgrade.cattle.io/${n}-`).join(' ')}`;
+
 /**
  * K3s's air-gap install (k3s-io/docs, docs/installation/airgap.md): the binary and the
  * install script on the machine, and K3s's images either in a registry or as the
@@ -202,8 +214,8 @@ function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void
   if (credentials.length > 0) {
     p(`Registry credentials are files on every node (0600), filled into \`${REGISTRIES_PATH}\` by the node itself: ${credentials.map((f) => `\`${f}\``).join(', ')}. \`k3s-gitops seed --registry-credential <path>=<local file>\` puts them on a new machine. containerd reads them only when K3s starts: after changing one, write it on every node, then run the config Plans again (the node refills registries.yaml and restarts, one node at a time):`);
     p(fence([
-      ...c.nodes.map((n) => `ssh ${n.address} 'sudo install -m 0600 /dev/stdin ${credentials[0]}' < new-credential   # ${n.name}`),
-      `kubectl label nodes --all ${[...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])].map((n) => `plan.upgrade.cattle.io/${n}-`).join(' ')}`,
+      ...install(c.nodes, 'new-credential', credentials[0]),
+      rerunConfigPlans(c),
     ]));
   }
 }
@@ -213,12 +225,10 @@ function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void
  * labels a Plan's jobs `upgrade.cattle.io/plan`, retries a failed one twice
  * (backoffLimit 2) and deletes it 900 s after it failed (TTLSecondsAfterFinished),
  * after which it starts a new one for the same hash (pkg/upgrade/job/job.go,
- * pkg/upgrade/handle_batch.go). It applies a Plan to every node whose
- * `plan.upgrade.cattle.io/<plan>` label is not the Plan's hash, a missing label
- * included (pkg/upgrade/plan/plan.go), so taking the label off re-runs it.
+ * pkg/upgrade/handle_batch.go).
  */
 function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
-  const plans = [...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])];
+  const plans = configPlans(c);
   p('## Changes through Git (day 2)');
   p(`A commit that changes a node's config.yaml reaches it through the Plans ${plans.map((n) => `\`${n}\``).join(' and ')} in \`${SUC_NAMES.namespace}\`: servers one at a time behind the etcd quorum gate, agents ${c.upgrades.agentConcurrency} at a time. Before merging, \`npx k3s-gitops plan\` says which nodes restart and which keys change.`);
   p('### Watching a rollout');
@@ -244,7 +254,7 @@ function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   ]));
   if (c.agents.length > 0) p(`Agents start only once the servers' Plan applies to no server and every server runs K3s ${c.k3sVersion} (k3s-upgrade's \`prepare\` step): while a K3s upgrade of the servers is stuck, agent changes wait for it.`);
   p('To run the config Plans again on every node without a commit (after changing a registry credential file on the nodes, say), take their labels off the nodes; system-upgrade-controller then applies them again, one node at a time, each job comparing and restarting only what changed:');
-  p(fence([`kubectl label nodes --all ${plans.map((n) => `plan.upgrade.cattle.io/${n}-`).join(' ')}`]));
+  p(fence([rerunConfigPlans(c)]));
 }
 
 /**

@@ -52,6 +52,9 @@ export function nodeTokenFiles(c: ResolvedCluster, node: ResolvedNode): string[]
   return c.agentTokenFile ? [c.tokenFile, c.agentTokenFile] : [c.tokenFile];
 }
 
+/** What a token file holds, as messages name it. */
+const tokenKind = (c: ResolvedCluster, file: string) => (file === c.agentTokenFile ? 'agent' : 'join');
+
 /** The token flags `seed` needs for a node, reading each token from the environment. */
 export function seedTokenFlags(c: ResolvedCluster, role: 'server' | 'agent'): string {
   if (!c.agentTokenFile) return '--token-env K3S_TOKEN';
@@ -140,10 +143,12 @@ export function nodePackages(c: ResolvedCluster, node: ResolvedNode): string[] {
  * The `#cloud-config` that turns a blank machine into this node: config.yaml (0600),
  * the pinned K3s from the official installer, started. Without a token it expects the
  * token at token.file already; `seed` passes one, and a restore plan to rebuild a
- * server from a snapshot. `configText` is the node's rendered config.yaml, passed in
- * when the caller has it already.
+ * server from a snapshot. `configText` (the node's config.yaml) and `registries` (the
+ * cluster's registries.yaml) are passed in when the caller has them already.
  */
-export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}, configText = renderK3sConfig(c, node)): string {
+export function renderNodeUserData(
+  c: ResolvedCluster, node: ResolvedNode, seed: SeedOptions = {}, configText = renderK3sConfig(c, node), registries = renderRegistries(c),
+): string {
   const config = k3sConfig(c, node);
   const files: WriteFile[] = [file(CONFIG_PATH, configText)];
   const tokens = nodeTokenFiles(c, node);
@@ -158,11 +163,10 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
   const restore = seed.restore;
   if (restore) files.push(file(RESTORE_CONFIG, yamlFile(c.source, restoreConfig(c, node, restore))));
   for (const [path, secret] of seed.registryCredentials ?? []) files.push(file(path, `${secret}\n`));
-  const registries = renderRegistries(c);
   if (registries) files.push(file(COMMITTED_REGISTRIES, registries), file(FILL_REGISTRIES, FILL_REGISTRIES_SCRIPT, '0700'));
 
   const runcmd: string[] = [
-    ...tokens.map((t) => `[ -s ${shellQuote(t)} ] || { echo "k3s-gitops: the ${t === c.agentTokenFile ? 'agent' : 'join'} token must be at ${t} before K3s starts" >&2; exit 1; }`),
+    ...tokens.map((t) => `[ -s ${shellQuote(t)} ] || { echo "k3s-gitops: the ${tokenKind(c, t)} token must be at ${t} before K3s starts" >&2; exit 1; }`),
     `chmod 0600 ${tokens.map(shellQuote).join(' ')} ${CONFIG_PATH}`,
     // K3s reads registries.yaml when it starts: written before the install starts it.
     ...(registries ? [`sh ${FILL_REGISTRIES} ${COMMITTED_REGISTRIES} ${REGISTRIES_PATH} || exit 1`] : []),
@@ -194,8 +198,8 @@ export function renderNodeUserData(c: ResolvedCluster, node: ResolvedNode, seed:
   const join = joinUrl(c, node);
   const notes = [
     seed.token === undefined && seed.agentToken === undefined
-      ? `No secret here: ${tokens.map((t) => `the ${t === c.agentTokenFile ? 'agent' : 'join'} token must already be at ${t}`).join(' and ')} (mode 0600), or use \`k3s-gitops seed\`.`
-      : `Contains the ${tokens.map((t) => (t === c.agentTokenFile ? 'agent' : 'join')).join(' and ')} token: hand it to the machine, never commit it.`,
+      ? `No secret here: ${tokens.map((t) => `the ${tokenKind(c, t)} token must already be at ${t}`).join(' and ')} (mode 0600), or use \`k3s-gitops seed\`.`
+      : `Contains the ${tokens.map((t) => tokenKind(c, t)).join(' and ')} token: hand it to the machine, never commit it.`,
     ...(restore ? [`Restores ${node.name} from etcd snapshot ${restore.snapshot} (k3s server --cluster-reset), then starts it.`] : []),
     ...(!restore && node.role === 'server' && foundsCluster(c, node) ? ['Founds the cluster (cluster-init).'] : []),
     ...(!restore && join ? [`Joins ${join}.`] : []),

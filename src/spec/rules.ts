@@ -330,8 +330,8 @@ const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => (
   message: `target ${show(t.name)} must have exactly one of nfs or s3`,
 }]));
 
-/** K3s's inline registry credentials; they name the file keys that replace them. */
-const INLINE_REGISTRY_AUTH: Readonly<Record<string, string>> = {
+/** K3s's inline registry credentials, each with the file key that replaces it. */
+export const INLINE_REGISTRY_AUTH: Readonly<Record<string, string>> = {
   username: 'username_file', password: 'password_file', auth: 'auth_file', token: 'auth_file', identity_token: 'auth_file',
 };
 

@@ -1,6 +1,7 @@
 import { STARTER_K3S_VERSION } from '../k3s/version';
 import { APISERVER_PORT } from '../k3s/facts';
 import { DEFAULTS } from './resolve';
+import { INLINE_REGISTRY_AUTH } from './rules';
 
 /** Editor help for one field of the cluster file: what it does, its default, sample values. */
 export interface FieldDoc {
@@ -360,11 +361,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   '/spec/registries/configs/*/auth/username_file': { description: 'File on the node holding the basic-auth user name (one line).', examples: ['/etc/rancher/k3s/registry/username'] },
   '/spec/registries/configs/*/auth/password_file': { description: 'File on the node holding the basic-auth password (one line).', examples: ['/etc/rancher/k3s/registry/password'] },
   '/spec/registries/configs/*/auth/auth_file': { description: "File on the node holding K3s's `auth` value, a basic-auth token, instead of a user name and password.", examples: ['/etc/rancher/k3s/registry/auth'] },
-  '/spec/registries/configs/*/auth/username': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use username_file.', examples: ['(refused: use username_file)'] },
-  '/spec/registries/configs/*/auth/password': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use password_file.', examples: ['(refused: use password_file)'] },
-  '/spec/registries/configs/*/auth/auth': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
-  '/spec/registries/configs/*/auth/token': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
-  '/spec/registries/configs/*/auth/identity_token': { description: 'Refused (SECRET_IN_CONFIG): dist/ is committed. Use auth_file.', examples: ['(refused: use auth_file)'] },
+  ...Object.fromEntries(Object.entries(INLINE_REGISTRY_AUTH).map(([key, fileKey]) => [
+    `/spec/registries/configs/*/auth/${key}`,
+    { description: `Refused (SECRET_IN_CONFIG): dist/ is committed. Use ${fileKey}.`, examples: [`(refused: use ${fileKey})`] },
+  ])),
   '/spec/registries/configs/*/tls': { description: "The registry's TLS: a private CA, a client certificate, or no verification.", examples: [{ ca_file: '/etc/rancher/k3s/registry/ca.crt' }] },
   '/spec/registries/configs/*/tls/ca_file': { description: "Path on the node of the CA that signed the registry's certificate.", examples: ['/etc/rancher/k3s/registry/ca.crt'] },
   '/spec/registries/configs/*/tls/cert_file': { description: 'Path on the node of the client certificate the registry asks for.', examples: ['/etc/rancher/k3s/registry/client.crt'] },
