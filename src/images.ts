@@ -12,6 +12,8 @@ export const IMAGES = {
   awsCli: 'amazon/aws-cli:2.15.30',
   /** The certificate expiry check reads certificates with the openssl CLI. */
   openssl: 'alpine/openssl:3.3.2',
+  /** etcdctl for the day-2 jobs' quorum gate and restart lock, over gRPC (K3s ships none). */
+  etcdctl: 'registry.k8s.io/etcd:3.5.21-0',
   /** system-upgrade-controller v0.20.1, and the kubectl image its jobs cordon and drain with (its default-controller-env). */
   sucController: 'rancher/system-upgrade-controller:v0.20.1',
   sucKubectl: 'rancher/kubectl:v1.30.3',
@@ -46,6 +48,7 @@ export function clusterImages(c: ResolvedCluster): { image: string; usedBy: stri
     [IMAGES.openssl, 'certificate expiry CronJobs'],
     [`${K3S_UPGRADE_REPOSITORY}:${planImageTag(c.k3sVersion)}`, 'K3s upgrade Plans'],
     [IMAGES.busybox, 'day-2 config Plans'],
+    [IMAGES.etcdctl, 'day-2 server Plans (etcdctl)'],
   ];
   if (c.loadBalancer.mode === 'daemonset') uses.push([IMAGES.haproxy, 'load balancer DaemonSet'], [IMAGES.keepalived, 'load balancer DaemonSet']);
   for (const t of c.backup?.targets ?? []) uses.push([t.nfs ? IMAGES.busybox : IMAGES.awsCli, `backup CronJob ${t.name}`]);

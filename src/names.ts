@@ -27,8 +27,19 @@ export const REGISTRIES_FILE = 'registries.yaml';
 /** Its key in the config Secrets: a leading `_`, which no node name (`<node>.yaml`) has. */
 export const REGISTRIES_SECRET_KEY = '_registries.yaml';
 
+/**
+ * How the bundled system-upgrade-controller runs a Plan's Job (its default-controller-env):
+ * Kubernetes retries a failed pod up to `backoffLimit` times within the Job's deadline,
+ * and deletes a finished Job after `ttlSecondsAfterFinished`, when the controller makes
+ * a new one for a node the Plan still applies to.
+ */
+export const SUC_JOB_SETTINGS = { backoffLimit: 99, ttlSecondsAfterFinished: 900 } as const;
+
 /** system-upgrade-controller's namespace and service account, as its release names them. */
 export const SUC_NAMES = { namespace: 'system-upgrade', serviceAccount: 'system-upgrade' } as const;
+
+/** system-upgrade-controller Plans that upgrade K3s itself. */
+export const K3S_UPGRADE_PLANS = { server: 'k3s-server', agent: 'k3s-agent' } as const;
 
 /** The day-2 config rollout: one Secret and one Plan per role. */
 export const CONFIG_ROLLOUT_NAMES = {

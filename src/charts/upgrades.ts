@@ -1,11 +1,11 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { APPLY_CONFIG_SCRIPT } from '../render/apply-config-script';
+import { APPLY_CONFIG_SCRIPT, jobDeadlineSeconds, ROLLOUT_TIMING } from '../render/apply-config-script';
 import { renderK3sConfig } from '../render/k3s-config';
 import { renderRegistries } from '../render/registries';
 import type { ResolvedCluster } from '../spec/resolve';
 import { clusterImage, IMAGES, K3S_UPGRADE_REPOSITORY } from '../images';
-import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, REGISTRIES_SECRET_KEY, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, REGISTRIES_SECRET_KEY, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { longestIntervalSeconds } from '../spec/cron';
 import { commonLabels } from './common';
 
@@ -44,12 +44,56 @@ function offsiteGateEnv(c: ResolvedCluster): { name: string; value: string }[] {
 }
 
 /**
+ * Where a server Plan's prepare step leaves etcdctl on the host, one file per Plan: two
+ * Plans' jobs can run on one node at once, and a binary being executed cannot be
+ * overwritten (ETXTBSY). /run is the host's tmpfs; every job copies it afresh.
+ */
+const etcdctlOnHost = (plan: string) => `/run/k3s-gitops-etcdctl-${plan}`;
+
+/**
+ * K3s ships no etcdctl. registry.k8s.io/etcd carries one with a `cp` beside it
+ * (kubernetes/kubernetes cluster/images/etcd/Dockerfile: `COPY etcd* etcdctl*
+ * /usr/local/bin/`, `COPY cp* /bin/`), so a server Plan's prepare step copies it to the
+ * host, where the day-2 job's container runs it: init containers share only the host.
+ */
+function copyEtcdctl(c: ResolvedCluster, plan: string) {
+  return { image: clusterImage(c, IMAGES.etcdctl), command: ['/bin/cp', '/usr/local/bin/etcdctl', `/host${etcdctlOnHost(plan)}`] };
+}
+
+/** The lock wait of a server job: its deadline less its own hold. */
+const lockTimeoutSeconds = (c: ResolvedCluster) => jobDeadlineSeconds(c, 'server') - ROLLOUT_TIMING.holdSeconds;
+
+/** What every apply job is told: its role, the Secret's mount, its timing, K3s's etcd. */
+function applyEnv(c: ResolvedCluster, role: 'server' | 'agent', plan: string) {
+  const t = ROLLOUT_TIMING;
+  return [
+    { name: 'ROLE', value: role },
+    { name: 'CONFIGS_DIR', value: CONFIG_ROLLOUT_NAMES.mountPath },
+    { name: 'HEALTH_TIMEOUT', value: String(t.healthTimeoutSeconds) },
+    { name: 'POLL_SECONDS', value: String(t.pollSeconds) },
+    ...(role === 'server' ? [
+      { name: 'ETCDCTL', value: `/host${etcdctlOnHost(plan)}` },
+      { name: 'ETCD_TLS', value: `${c.dataDir}/server/tls/etcd` },
+      { name: 'LOCK_TTL', value: String(t.lockTtlSeconds) },
+      { name: 'LOCK_TIMEOUT', value: String(lockTimeoutSeconds(c)) },
+    ] : []),
+  ];
+}
+
+/**
  * system-upgrade-controller Plans: K3s pinned to `k3s.version` (servers first, one at a
- * time behind the quorum gate with a snapshot first, then agents), and the day-2
- * rollout of every node's config.yaml from Secrets (a Plan re-runs on every node when
- * a Secret it mounts changes: system-upgrade-controller hashes each listed Secret into
- * the Plan's latestHash, pkg/upgrade/plan/plan.go). Unchanged input, unchanged objects:
- * nothing runs again.
+ * time behind the restart lock and the quorum gate with a snapshot first, then agents),
+ * and the day-2 rollout of every node's config.yaml from Secrets (a Plan re-runs on
+ * every node when a Secret it mounts changes: system-upgrade-controller hashes each
+ * listed Secret into the Plan's latestHash, pkg/upgrade/plan/plan.go). Unchanged
+ * input, unchanged objects: nothing runs again.
+ *
+ * `concurrency` holds within one Plan only: the controller picks each Plan's nodes
+ * from that Plan's own status (pkg/upgrade/plan/plan.go SelectConcurrentNodes), and
+ * both server Plans carry the K3s version, so a version bump starts both at once. The
+ * restart lock in etcd is what keeps two servers from restarting together; agents are
+ * kept apart across Plans by the K3s upgrade's prepare step, which waits for the
+ * agents' config rollout.
  */
 export class UpgradePlansChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
@@ -59,11 +103,12 @@ export class UpgradePlansChart extends Chart {
     // Untagged: system-upgrade-controller tags it with the Plan's version.
     const upgradeImage = clusterImage(c, K3S_UPGRADE_REPOSITORY);
     const labels = commonLabels(c.name, 'upgrades');
-    const gate = { name: CONFIG_ROLLOUT_NAMES.secret('server'), path: CONFIG_ROLLOUT_NAMES.mountPath };
+    const script = `${CONFIG_ROLLOUT_NAMES.mountPath}/${SCRIPT_KEY}`;
     const registries = renderRegistries(c);
     for (const role of ['server', 'agent'] as const) {
       const nodes = role === 'server' ? c.servers : c.agents;
       if (nodes.length === 0) continue;
+      const plan = CONFIG_ROLLOUT_NAMES.plan(role);
       const data: Record<string, string> = { [SCRIPT_KEY]: APPLY_CONFIG_SCRIPT };
       for (const n of nodes) data[`${n.name}.yaml`] = renderK3sConfig(c, n);
       if (registries) data[REGISTRIES_SECRET_KEY] = registries;
@@ -75,9 +120,10 @@ export class UpgradePlansChart extends Chart {
       new ApiObject(this, `config-plan-${role}s`, {
         apiVersion: 'upgrade.cattle.io/v1',
         kind: 'Plan',
-        metadata: { name: CONFIG_ROLLOUT_NAMES.plan(role), labels, annotations: PLAN_ANNOTATIONS },
+        metadata: { name: plan, labels, annotations: PLAN_ANNOTATIONS },
         spec: {
           concurrency: role === 'server' ? SERVER_CONCURRENCY : c.upgrades.agentConcurrency,
+          jobActiveDeadlineSecs: jobDeadlineSeconds(c, role === 'server' ? 'server' : 'agent-config'),
           nodeSelector: role === 'server' ? SERVERS : AGENTS,
           tolerations: TOLERATE_ALL,
           serviceAccountName: SUC_NAMES.serviceAccount,
@@ -87,17 +133,10 @@ export class UpgradePlansChart extends Chart {
           // `prepare <plan>` waits until that Plan applies to no node, then until every
           // server's kubelet runs this Plan's version (scripts/upgrade.sh): a stuck K3s
           // upgrade of the servers holds agent changes too, which RUNBOOK.md says.
-          ...(role === 'agent' ? { prepare: { image: upgradeImage, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] } } : {}),
+          prepare: role === 'server' ? copyEtcdctl(c, plan) : { image: upgradeImage, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] },
           // A Plan needs a version; the image is pinned by tag, so it only names the rollout.
           version: c.k3sVersion,
-          upgrade: {
-            image: applyImage,
-            command: ['sh', `${CONFIG_ROLLOUT_NAMES.mountPath}/${SCRIPT_KEY}`],
-            envs: [
-              { name: 'ROLE', value: role },
-              { name: 'CONFIGS_DIR', value: CONFIG_ROLLOUT_NAMES.mountPath },
-            ],
-          },
+          upgrade: { image: applyImage, command: ['sh', script], envs: applyEnv(c, role, plan) },
         },
       });
     }
@@ -105,25 +144,30 @@ export class UpgradePlansChart extends Chart {
     new ApiObject(this, 'server', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
-      metadata: { name: 'k3s-server', labels, annotations: PLAN_ANNOTATIONS },
+      metadata: { name: K3S_UPGRADE_PLANS.server, labels, annotations: PLAN_ANNOTATIONS },
       spec: {
         concurrency: SERVER_CONCURRENCY,
+        jobActiveDeadlineSecs: jobDeadlineSeconds(c, 'server'),
         cordon: true,
         nodeSelector: SERVERS,
         tolerations: TOLERATE_ALL,
         serviceAccountName: SUC_NAMES.serviceAccount,
-        secrets: [{ ...gate, ignoreUpdates: true }], // a config change must not re-run the K3s upgrade
-        // Before each server's binary is replaced: every etcd member healthy, then a snapshot.
-        prepare: {
-          image: applyImage,
-          command: ['sh', `${gate.path}/${SCRIPT_KEY}`],
+        // The script only: a config change must not re-run the K3s upgrade.
+        secrets: [{ name: CONFIG_ROLLOUT_NAMES.secret('server'), path: CONFIG_ROLLOUT_NAMES.mountPath, ignoreUpdates: true }],
+        prepare: copyEtcdctl(c, K3S_UPGRADE_PLANS.server),
+        // k3s-upgrade's own image and binary swap (its /bin/upgrade.sh), run by our
+        // script under the restart lock, after the gate and a snapshot, with a health wait.
+        upgrade: {
+          image: upgradeImage,
+          command: ['sh', script],
           envs: [
-            { name: 'GATE_ONLY', value: '1' }, { name: 'ROLE', value: 'server' }, { name: 'CONFIGS_DIR', value: gate.path },
+            ...applyEnv(c, 'server', K3S_UPGRADE_PLANS.server),
+            { name: 'K3S_UPGRADE', value: '1' },
+            { name: 'UPGRADE_COMMAND', value: '/bin/upgrade.sh upgrade' },
             { name: 'SNAPSHOT_NAME', value: `pre-${c.k3sVersion.replace(/\+/g, '-')}` },
             ...offsiteGateEnv(c),
           ],
         },
-        upgrade: { image: upgradeImage },
         version: c.k3sVersion,
       },
     });
@@ -131,14 +175,16 @@ export class UpgradePlansChart extends Chart {
     new ApiObject(this, 'agent', {
       apiVersion: 'upgrade.cattle.io/v1',
       kind: 'Plan',
-      metadata: { name: 'k3s-agent', labels, annotations: PLAN_ANNOTATIONS },
+      metadata: { name: K3S_UPGRADE_PLANS.agent, labels, annotations: PLAN_ANNOTATIONS },
       spec: {
         concurrency: c.upgrades.agentConcurrency,
+        jobActiveDeadlineSecs: jobDeadlineSeconds(c, 'agent-upgrade'),
         cordon: true,
         drain: { force: true, ignoreDaemonSets: true, deleteEmptydirData: true, skipWaitForDeleteTimeout: 60 },
         nodeSelector: AGENTS,
-        // Agents wait until every server runs the new version.
-        prepare: { image: upgradeImage, args: ['prepare', 'k3s-server'] },
+        // After the agents' config rollout, which itself waits for the servers: both
+        // restart agents, and a version bump starts both, so this keeps them apart.
+        prepare: { image: upgradeImage, args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('agent')] },
         serviceAccountName: SUC_NAMES.serviceAccount,
         tolerations: TOLERATE_ALL,
         upgrade: { image: upgradeImage },

@@ -2,7 +2,8 @@ import { parseK3sVersion, compareK3sVersions } from '../k3s/version';
 import type { ResolvedCluster } from '../spec/resolve';
 import { nodeTokenFiles, seedTokenFlags } from '../render/user-data';
 import { renderRegistries } from '../render/registries';
-import { REGISTRIES_FILE } from '../names';
+import { K3S_UPGRADE_PLANS, REGISTRIES_FILE } from '../names';
+import { ROLLOUT_TIMING } from '../render/apply-config-script';
 import { YAML } from '../yaml';
 import type { CommittedCluster } from './committed';
 
@@ -19,10 +20,12 @@ export interface NodePlan {
   readonly commands?: readonly string[];
 }
 
-/** What applying the commit does to one cluster: per node, then cluster-wide steps. */
+/** What applying the commit does to one cluster: per node, the order it happens in, then cluster-wide steps. */
 export interface ClusterPlan {
   readonly cluster: string;
   readonly nodes: readonly NodePlan[];
+  /** How the restarts roll out, in order, and what each waits for. */
+  readonly rollout: readonly string[];
   readonly steps: readonly string[];
 }
 
@@ -104,17 +107,49 @@ export function planCluster(c: ResolvedCluster, committed: CommittedCluster | un
     const address = String(before.config['node-ip'] ?? '').split(',')[0] || '<address>';
     nodes.push({ node: before.name, action: 'removed', details: `a ${before.role} leaves the cluster`, commands: removalCommands(before.name, before.role, address) });
   }
-  return { cluster: c.name, nodes, steps: clusterSteps(c, committed) };
+  const upgrade = k3sUpgrade(c, committed);
+  return { cluster: c.name, nodes, rollout: rollout(c, nodes, upgrade !== undefined), steps: [...(upgrade ? [upgrade] : []), ...clusterSteps(c, committed)] };
 }
 
-/** Cluster-wide steps: a K3s upgrade; secrets encryption flipped before bootstrap. */
-function clusterSteps(c: ResolvedCluster, committed: CommittedCluster | undefined): string[] {
+/**
+ * The order restarts happen in. system-upgrade-controller picks a Plan's next node by a
+ * hash of node and Plan UIDs (pkg/upgrade/plan/plan.go SelectConcurrentNodes), so which
+ * server goes first is the cluster's choice, not the commit's; what each waits for is
+ * fixed: the restart lock, then the gate.
+ */
+function rollout(c: ResolvedCluster, nodes: readonly NodePlan[], upgrade: boolean): string[] {
+  const restarting = (role: 'server' | 'agent') => nodes.filter((n) => n.action === 'restart' && c.nodes.find((m) => m.name === n.node)?.role === role).map((n) => n.node);
+  const servers = restarting('server');
+  const agents = restarting('agent');
+  if (servers.length + agents.length === 0 && !upgrade) return [];
+  if (!c.gitops?.upgrades) {
+    const why = c.gitops ? 'gitops.upgrades is false' : 'no spec.gitops (NO_GITOPS)';
+    return [`nothing applies upgrades/ (${why}): no node changes until dist/${c.name}/upgrades/ is applied to the cluster`];
+  }
   const steps: string[] = [];
+  const health = ROLLOUT_TIMING.healthTimeoutSeconds;
+  if (servers.length > 0) {
+    const each = `takes the restart lock in etcd (one server restarting at a time across every Plan), waits for every etcd member healthy, restarts, and has ${health}s to be healthy or goes back to the previous config`;
+    steps.push(servers.length === 1 ? `server ${servers[0]} ${each}` : `servers ${servers.join(', ')}, one at a time in an order system-upgrade-controller picks: each ${each}`);
+  }
+  if (upgrade) steps.push(`K3s ${c.k3sVersion} on every server, one at a time under the same lock and gate, a snapshot first`);
+  if (agents.length > 0 || (upgrade && c.agents.length > 0)) {
+    const which = `agents ${(agents.length > 0 ? agents : c.agents.map((a) => a.name)).join(', ')}`;
+    steps.push(`${which}: ${c.upgrades.agentConcurrency} at a time, once every server runs this commit${upgrade ? `, config first, then K3s ${c.k3sVersion}` : ''}; no etcd gate`);
+  }
+  return steps;
+}
+
+function k3sUpgrade(c: ResolvedCluster, committed: CommittedCluster | undefined): string | undefined {
   const from = committed?.k3sVersion ? parseK3sVersion(committed.k3sVersion) : undefined;
   const to = parseK3sVersion(c.k3sVersion);
-  if (from && to && compareK3sVersions(from, to) !== 0) {
-    steps.push(`upgrade K3s ${committed?.k3sVersion} -> ${c.k3sVersion}: Plan k3s-server, one server at a time behind the quorum gate, then k3s-agent`);
-  }
+  if (!from || !to || compareK3sVersions(from, to) === 0) return undefined;
+  return `upgrade K3s ${committed?.k3sVersion} -> ${c.k3sVersion}: Plan ${K3S_UPGRADE_PLANS.server}, one server at a time behind the restart lock and the quorum gate, then ${K3S_UPGRADE_PLANS.agent}`;
+}
+
+/** Cluster-wide steps besides the upgrade: secrets encryption flipped before bootstrap. */
+function clusterSteps(c: ResolvedCluster, committed: CommittedCluster | undefined): string[] {
+  const steps: string[] = [];
   const wasEncrypted = committed?.servers[0]?.config['secrets-encryption'] === true;
   // Once bootstrapped the rules refuse the change (IMMUTABLE_KEY); before, no server may have started yet.
   if (committed && committed.servers.length > 0 && wasEncrypted !== c.secretsEncryption) {
@@ -131,6 +166,7 @@ export function formatPlan(plan: ClusterPlan): string {
     lines.push(`${n.node.padEnd(width)} ${n.action.padEnd(11)} ${n.details}`);
     for (const cmd of n.commands ?? []) lines.push(`${' '.repeat(width + 13)}$ ${cmd}`);
   }
+  for (const [i, step] of plan.rollout.entries()) lines.push(`rollout ${i + 1}: ${step}`);
   for (const step of plan.steps) lines.push(`cluster-wide: ${step}`);
   if (plan.steps.length === 0) lines.push('cluster-wide: nothing');
   return lines.join('\n');

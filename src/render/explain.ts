@@ -25,6 +25,12 @@ function lbLine(c: ResolvedCluster): string {
   }
 }
 
+function gitopsLine(c: ResolvedCluster): string {
+  if (!c.gitops) return 'none (NO_GITOPS): nothing applies manifests/ or upgrades/; no load balancer, backups or day-2 changes reach the cluster unless you apply them';
+  const g = c.gitops;
+  return `${g.engine === 'flux' ? 'Flux' : 'Argo CD'} applies manifests/${g.upgrades ? ' and upgrades/ (day 2: servers one at a time under a restart lock in etcd)' : ' only (upgrades: false: no day-2 Plans)'} from ${g.repository}, branch ${g.branch}`;
+}
+
 /** What `explain` prints: topology, quorum, endpoint, and what is backed up where. */
 export function renderExplain(c: ResolvedCluster): string {
   const q = c.quorum;
@@ -41,6 +47,7 @@ export function renderExplain(c: ResolvedCluster): string {
   lines.push('');
   lines.push(`endpoint: ${endpointUrl(c)}${c.dnsNames.length > 0 ? ` (also ${c.dnsNames.join(', ')})` : ''}`);
   lines.push(`load balancer: ${lbLine(c)}`);
+  lines.push(`gitops: ${gitopsLine(c)}`);
   lines.push(`lifecycle: ${c.bootstrapped ? 'bootstrapped: every node joins through the endpoint' : 'bootstrapping: the first server founds the cluster; set bootstrapped: true once it runs'}`);
   lines.push('');
   lines.push(`etcd quorum: ${q.quorum} of ${q.servers}; tolerates ${q.tolerated} server failure(s)${q.servers === 1 ? ' (no HA: lab only)' : ''}`);

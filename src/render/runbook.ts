@@ -1,5 +1,6 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
-import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, SUC_JOB_SETTINGS, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { jobDeadlineSeconds, RESTART_LOCK, ROLLOUT_TIMING } from './apply-config-script';
 import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
@@ -181,6 +182,9 @@ function certificates(c: ResolvedCluster, p: (...lines: string[]) => void): void
 }
 
 /** The day-2 config Plans this cluster has: one per role with nodes. */
+/** etcdctl's way into K3s's etcd on a server: gRPC on 2379 with K3s's client certificate (k3s-io/k3s pkg/daemons/control/deps). */
+const etcdctlFlags = (c: ResolvedCluster) => `--endpoints https://127.0.0.1:2379 --cacert ${c.dataDir}/server/tls/etcd/server-ca.crt --cert ${c.dataDir}/server/tls/etcd/client.crt --key ${c.dataDir}/server/tls/etcd/client.key`;
+
 const configPlans = (c: ResolvedCluster) => [...(c.servers.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('server')] : []), ...(c.agents.length > 0 ? [CONFIG_ROLLOUT_NAMES.plan('agent')] : [])];
 
 /**
@@ -229,8 +233,14 @@ function registriesAndAirgap(c: ResolvedCluster, p: (...lines: string[]) => void
  */
 function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   const plans = configPlans(c);
+  const t = ROLLOUT_TIMING;
   p('## Changes through Git (day 2)');
-  p(`A commit that changes a node's config.yaml reaches it through the Plans ${plans.map((n) => `\`${n}\``).join(' and ')} in \`${SUC_NAMES.namespace}\`: servers one at a time behind the etcd quorum gate, agents ${c.upgrades.agentConcurrency} at a time. Before merging, \`npx k3s-gitops plan\` says which nodes restart and which keys change.`);
+  if (!c.gitops?.upgrades) p(`**Nothing applies \`upgrades/\` for this cluster** (${c.gitops ? '`gitops.upgrades: false`' : 'no `spec.gitops`, warning `NO_GITOPS`'}): the Plans below act only once \`dist/${c.name}/upgrades/\` is applied to the cluster${c.gitops ? '' : ', and the load balancer, backups and certificate checks in `manifests/` only once that is'}.`);
+  p(`A commit that changes a node's config.yaml reaches it through the Plans ${plans.map((n) => `\`${n}\``).join(' and ')} in \`${SUC_NAMES.namespace}\`: servers one at a time, agents ${c.upgrades.agentConcurrency} at a time. Before merging, \`npx k3s-gitops plan\` says which nodes restart, which keys change and in what order.`);
+  p(`Every server restart, a config change or a K3s upgrade (\`${K3S_UPGRADE_PLANS.server}\`), holds one lock in etcd itself, \`${RESTART_LOCK}\`: two Plans run side by side, and each one's \`concurrency\` counts only its own jobs, so the lock is what keeps two servers from restarting together. The job takes it over gRPC through every member (no API server needed), then checks that every etcd member is a healthy voting member, writes the config, restarts K3s and waits for health before letting go. Its etcd lease (${t.lockTtlSeconds} s) is kept alive through the other members while the server's own member restarts; a job that dies frees the lock within ${t.lockTtlSeconds} s. A job waiting for the lock logs who holds it:`);
+  p(fence([
+    `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl ${etcdctlFlags(c)} get --print-value-only ${RESTART_LOCK}-holder`,
+  ]));
   p('### Watching a rollout');
   p(fence([
     `kubectl get nodes -L ${CONFIG_ROLLOUT_NAMES.hashLabel}       # the hash of the config each node runs`,
@@ -239,17 +249,18 @@ function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   ]));
   p(`The hash is the first 16 hex digits of the sha256 of the node's file: \`sha256sum dist/${c.name}/nodes/<node>/config.yaml | cut -c1-16\` is what Git says the node runs. A job logs "config.yaml unchanged; no restart" on a node that already runs it.`);
   p('### When a job fails');
-  p('The job says why in its log and leaves the node as it was: an etcd member not healthy (nothing changed), a new server URL that does not answer yet (nothing changed), or a config the node did not become healthy with in 300 s (the previous config.yaml is back and K3s restarted on it). The Plan stops there: no other node of that role changes.');
+  p(`The job says why in its log and leaves the node as it was: an etcd member not healthy or not yet a voting member (nothing changed), a new server URL that does not answer yet (nothing changed), or a config the node did not become healthy with in ${t.healthTimeoutSeconds} s (the previous config.yaml is back and K3s restarted on it). A job stopped while it waits for health (its deadline, a deleted pod) puts the previous config back before it ends. The Plan stops there: no other node of that role changes.`);
   p(fence([
     `kubectl -n ${SUC_NAMES.namespace} get jobs -l upgrade.cattle.io/plan=<plan>   # the failed job and its node`,
     `kubectl -n ${SUC_NAMES.namespace} logs job/<failed-job>`,
     'ssh <node> sudo journalctl -u k3s --since -30min          # k3s-agent on agents',
   ]));
-  p(`- **A bad config**: fix \`${c.source}\`, re-synthesize, commit. The Secret's new hash starts a new job on that node, and the rollout goes on from there.`);
-  p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): system-upgrade-controller retries the job twice, then starts a new one 15 minutes after it failed. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
-  p(`- **An etcd member that never started** (\`(added, never started)\` in the log: a server that died while joining) blocks every server's change until it is removed. K3s ships no etcdctl; the distribution's \`etcd-client\` package has one:`);
+  p(`- **A bad config**: the node marks it, \`/etc/rancher/k3s/config.yaml.k3s-gitops-failed\` (its hash and when it failed), and every retry on that node fails at once naming the hash, without restarting anything. Fix \`${c.source}\`, re-synthesize, commit: the new hash starts a new job, and the rollout goes on from there. To try the same config again (the cause was outside it), remove the mark on the node and retry the job.`);
+  p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): Kubernetes retries the job's pod, up to ${SUC_JOB_SETTINGS.backoffLimit} times with a pause that doubles from 10 s to 6 min, within the job's deadline (${jobDeadlineSeconds(c, 'server')} s for servers: long enough to wait for the lock behind every other server of both server Plans). A job that ran out of retries or time is deleted ${SUC_JOB_SETTINGS.ttlSecondsAfterFinished / 60} minutes after it failed, and system-upgrade-controller starts a new one. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
+  p(`- **A K3s upgrade a server is not healthy after**: the new binary stays (k3s-upgrade keeps no old one) and the Plan stops. Read \`journalctl -u k3s\` there. Going back by a commit is refused (\`K3S_DOWNGRADE\`): etcd's data may already be the new version's. Fix what the log says, or restore from the \`pre-<version>\` snapshot the job took first.`);
+  p(`- **An etcd member that never started** (\`(added, never started)\` in the log: a server that died while joining) blocks every server's change until it is removed; a learner (\`(a learner, still joining)\`) blocks it until K3s promotes it. K3s ships no etcdctl; the distribution's \`etcd-client\` package has one. Port 2379 speaks only gRPC on K3s, which etcdctl does:`);
   p(fence([
-    `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert ${c.dataDir}/server/tls/etcd/server-ca.crt --cert ${c.dataDir}/server/tls/etcd/client.crt --key ${c.dataDir}/server/tls/etcd/client.key member list`,
+    `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl ${etcdctlFlags(c)} member list -w table`,
     `ssh ${c.servers[0].address} sudo ETCDCTL_API=3 etcdctl ... member remove <ID>   # same flags; the ID from the list`,
   ]));
   if (c.agents.length > 0) p(`Agents start only once the servers' Plan applies to no server and every server runs K3s ${c.k3sVersion} (k3s-upgrade's \`prepare\` step): while a K3s upgrade of the servers is stuck, agent changes wait for it.`);

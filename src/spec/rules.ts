@@ -365,9 +365,18 @@ function tokens(c: ResolvedCluster): Finding[] {
   return [{ code: 'AGENT_TOKEN_FILE', pointer: '/spec/token/agentFile', message: `agentFile is ${show(c.tokenFile)}, the server token's file; give the agent token a file of its own, e.g. /etc/rancher/k3s/agent-token` }];
 }
 
-/** Every semantic rule of SPEC.md, in the order their findings read best. */
+/**
+ * The load balancer, backups, certificate checks and every day-2 change reach the
+ * cluster only through manifests/ and upgrades/, which only the GitOps engine applies.
+ */
+const gitops: Rule = (c) => (c.gitops ? [] : [{
+  code: 'NO_GITOPS', severity: 'warning', pointer: '/spec',
+  message: 'no spec.gitops: nothing applies manifests/ or upgrades/, so the cluster gets no load balancer, no backup or certificate CronJobs and no day-2 changes unless you apply them yourself (kubectl apply -k); add spec.gitops with engine flux or argocd',
+}]);
+
+/** Every semantic rule, in the order their findings read best. */
 export const RULES: readonly Rule[] = [
-  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens, registries,
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens, registries, gitops,
 ];
 
 /** Runs every rule; never stops at the first problem. */

@@ -94,8 +94,8 @@ describe('upgrades through Git', () => {
     const agent = plans.find((p) => p.metadata.name === 'k3s-agent');
     if (c.agents.length === 0) return expect(agent).toBeUndefined();
     expect(agent.spec.version).toBe(c.k3sVersion);
-    // Agents wait for the server Plan: servers first, then agents.
-    expect(agent.spec.prepare).toEqual({ image: clusterImage(c, 'rancher/k3s-upgrade'), args: ['prepare', 'k3s-server'] });
+    // Agents wait for their config rollout, which waits for the servers: servers first, then agents, one agent Plan at a time.
+    expect(agent.spec.prepare).toEqual({ image: clusterImage(c, 'rancher/k3s-upgrade'), args: ['prepare', 'k3s-gitops-config-agents'] });
     expect(agent.spec.drain).toMatchObject({ force: true, ignoreDaemonSets: true });
     expect(agent.spec.nodeSelector.matchExpressions[0]).toEqual({ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' });
   });

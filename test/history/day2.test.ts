@@ -113,6 +113,28 @@ describe('plan', () => {
     expect(servers[0].keys).toEqual(['etcd-snapshot-schedule-cron']);
   });
 
+  test('the rollout: servers one at a time under the restart lock, then the gate, then agents; a K3s upgrade between', () => {
+    const { dir, spec } = committedProject();
+    edit(spec, (t) => t.replace('schedule: "0 */6 * * *"', 'schedule: "0 */4 * * *"').replace('version: v1.36.3+k3s1', 'version: v1.37.0+k3s1'));
+    const r = runCli(['plan'], { cwd: dir });
+    const rollout = r.stdout.split('\n').filter((l) => l.startsWith('rollout '));
+    expect(rollout).toEqual([
+      'rollout 1: servers master-1, master-2, master-3, one at a time in an order system-upgrade-controller picks: each takes the restart lock in etcd (one server restarting at a time across every Plan), waits for every etcd member healthy, restarts, and has 300s to be healthy or goes back to the previous config',
+      'rollout 2: K3s v1.37.0+k3s1 on every server, one at a time under the same lock and gate, a snapshot first',
+      'rollout 3: agents worker-1, worker-2: 1 at a time, once every server runs this commit, config first, then K3s v1.37.0+k3s1; no etcd gate',
+    ]);
+    expect(JSON.parse(runCli(['plan', '--json'], { cwd: dir }).stdout)[0].rollout).toEqual(rollout.map((l) => l.replace(/^rollout \d: /, '')));
+  });
+
+  test('without spec.gitops, plan does not claim the Plans act: nothing applies upgrades/', () => {
+    const { dir, spec } = committedProject('ha.yaml', (t) => t.replace(/ {2}gitops:[\s\S]*$/, ''));
+    edit(spec, (t) => t.replace('schedule: "0 */6 * * *"', 'schedule: "0 */4 * * *"'));
+    const r = runCli(['plan'], { cwd: dir });
+    expect(r.stdout).toContain('rollout 1: nothing applies upgrades/ (no spec.gitops (NO_GITOPS)): no node changes until dist/example/upgrades/ is applied to the cluster');
+    expect(r.stdout).not.toContain('restart lock');
+    expect(r.stderr).toMatch(/^clusters\/example.yaml:\d+:\d+ \/spec warning NO_GITOPS: /m);
+  });
+
   test('new nodes are booted from their user-data; a node-ip change on a server needs reprovisioning', () => {
     const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
     edit(spec, (t) => t.replace('    - { name: worker-2, role: agent, address: 10.0.0.22 }', '    - { name: worker-2, role: agent, address: 10.0.0.22 }\n    - { name: worker-3, role: agent, address: 10.0.0.23 }')

@@ -120,7 +120,23 @@ describe('RUNBOOK.md', () => {
     expect(cmds).toContain('kubectl get nodes -L k3s-gitops.io/config-hash       # the hash of the config each node runs');
     expect(md).toContain('sha256sum dist/example/nodes/<node>/config.yaml | cut -c1-16');
     expect(md).toContain('`kubectl -n system-upgrade delete job <failed-job>`');
-    expect(md).toContain('fix `test/fixtures/good/ha.yaml`, re-synthesize, commit');
+    expect(md).toContain('Fix `test/fixtures/good/ha.yaml`, re-synthesize, commit');
+    // The words match the controller's real settings and the Plans' deadlines.
+    expect(md).toContain('up to 99 times with a pause that doubles from 10 s to 6 min, within the job\'s deadline (2520 s for servers');
+    expect(md).not.toContain('retries the job twice');
+    expect(md).toContain('`/etc/rancher/k3s/config.yaml.k3s-gitops-failed`');
+  });
+
+  test('day 2: the restart lock and every etcd command over gRPC, never HTTP to 2379', () => {
+    expect(md).toContain('holds one lock in etcd itself, `k3s-gitops/server-restart`');
+    expect(cmds).toContain('ssh 10.0.0.11 sudo ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd/server-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key get --print-value-only k3s-gitops/server-restart-holder');
+    expect(md).not.toMatch(/curl[^\n]*:2379/);
+  });
+
+  test('a cluster without spec.gitops: RUNBOOK says nothing applies manifests/ or upgrades/', () => {
+    const none = renderRunbook(loadCluster(path.join(GOOD, 'ipv6.yaml')));
+    expect(none).toContain('**Nothing applies `upgrades/` for this cluster** (no `spec.gitops`, warning `NO_GITOPS`)');
+    expect(md).not.toContain('Nothing applies `upgrades/`');
   });
 
   test('secrets encryption: K3s\'s rotate-keys where the release has it, prepare/rotate/reencrypt before; disable keeps the flag', () => {
