@@ -4,7 +4,7 @@ import { GOOD, loadCluster, parseManifests, treeOf } from '../helpers';
 import { kubernetesSchemaFailures } from '../tools';
 
 const example = loadCluster(path.join(GOOD, 'ha.yaml'));
-const objects = (c: typeof example, file = 'upgrades/plans.k8s.yaml') => parseManifests(treeOf(c).get(file) as string);
+const objects = (c: typeof example, file = 'upgrades/plans/plans.k8s.yaml') => parseManifests(treeOf(c).get(file) as string);
 const byName = (list: any[], kind: string, name: string) => list.find((o) => o.kind === kind && o.metadata.name === name);
 
 /** PlanSpec and ContainerSpec fields of system-upgrade-controller v0.20.1 (pkg/apis/upgrade.cattle.io/v1/types.go). */
@@ -54,7 +54,7 @@ describe('day-2 config rollout', () => {
   });
 
   test('re-synthesizing an unchanged spec changes nothing; a change to one agent changes only the agents\' Secret', () => {
-    expect(treeOf(example).get('upgrades/plans.k8s.yaml')).toBe(treeOf(loadCluster(path.join(GOOD, 'ha.yaml'))).get('upgrades/plans.k8s.yaml'));
+    expect(treeOf(example).get('upgrades/plans/plans.k8s.yaml')).toBe(treeOf(loadCluster(path.join(GOOD, 'ha.yaml'))).get('upgrades/plans/plans.k8s.yaml'));
     const changed = objects(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => t.replace('{ name: worker-1, role: agent, address: 10.0.0.21 }', '{ name: worker-1, role: agent, address: 10.0.0.21, labels: { tier: app } }')));
     const differs = list.filter((o, i) => JSON.stringify(o) !== JSON.stringify(changed[i])).map((o) => `${o.kind}/${o.metadata.name}`);
     expect(differs).toEqual([`Secret/${CONFIG_ROLLOUT_NAMES.secret('agent')}`]);
@@ -63,17 +63,17 @@ describe('day-2 config rollout', () => {
 
 describe('system-upgrade-controller, installed by the tree', () => {
   test('pinned, with its CRD, namespace, RBAC and Deployment; every object validates', () => {
-    const suc = objects(example, 'upgrades/system-upgrade-controller.k8s.yaml');
+    const suc = objects(example, 'upgrades/controller/system-upgrade-controller.k8s.yaml');
     expect(suc.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
     expect(byName(suc, 'Deployment', 'system-upgrade-controller').spec.template.spec.containers[0].image).toBe('rancher/system-upgrade-controller:v0.20.1');
     expect(byName(suc, 'CustomResourceDefinition', 'plans.upgrade.cattle.io').metadata.annotations['argocd.argoproj.io/sync-wave']).toBe('-2');
     expect(kubernetesSchemaFailures(suc)).toEqual([]);
     expect(kubernetesSchemaFailures(objects(example).filter((o) => o.kind === 'Secret'))).toEqual([]);
-    expect(treeOf(example).get('upgrades/kustomization.yaml')).toContain('- system-upgrade-controller.k8s.yaml');
+    expect(treeOf(example).get('upgrades/controller/kustomization.yaml')).toContain('- system-upgrade-controller.k8s.yaml');
   });
 
   test('controller: external leaves it out', () => {
     const c = loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { controller: external }\n`);
-    expect(treeOf(c).has('upgrades/system-upgrade-controller.k8s.yaml')).toBe(false);
+    expect(treeOf(c).has('upgrades/controller/system-upgrade-controller.k8s.yaml')).toBe(false);
   });
 });
