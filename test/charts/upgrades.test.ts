@@ -62,11 +62,12 @@ describe('day-2 config rollout', () => {
 });
 
 describe('system-upgrade-controller, installed by the tree', () => {
-  test('pinned, with its CRD, namespace, RBAC and Deployment; every object validates', () => {
+  test('pinned, with its namespace, RBAC and Deployment, and no CRD (it registers its own); every object validates', () => {
     const suc = objects(example, 'upgrades/controller/system-upgrade-controller.k8s.yaml');
-    expect(suc.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
+    expect(suc.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
     expect(byName(suc, 'Deployment', 'system-upgrade-controller').spec.template.spec.containers[0].image).toBe('rancher/system-upgrade-controller:v0.20.1');
-    expect(byName(suc, 'CustomResourceDefinition', 'plans.upgrade.cattle.io').metadata.annotations['argocd.argoproj.io/sync-wave']).toBe('-2');
+    // What registering its CRD at start takes: list it, then create or update it.
+    expect(byName(suc, 'ClusterRole', 'system-upgrade-controller').rules).toContainEqual(expect.objectContaining({ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: expect.arrayContaining(['list', 'create', 'update']) }));
     expect(kubernetesSchemaFailures(suc)).toEqual([]);
     expect(kubernetesSchemaFailures(objects(example).filter((o) => o.kind === 'Secret'))).toEqual([]);
     expect(treeOf(example).get('upgrades/controller/kustomization.yaml')).toContain('- system-upgrade-controller.k8s.yaml');
@@ -74,6 +75,7 @@ describe('system-upgrade-controller, installed by the tree', () => {
 
   test('controller: external leaves it out', () => {
     const c = loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { controller: external }\n`);
-    expect(treeOf(c).has('upgrades/controller/system-upgrade-controller.k8s.yaml')).toBe(false);
+    expect([...treeOf(c).keys()].filter((k) => k.startsWith('upgrades/controller/'))).toEqual([]);
+    expect(treeOf(c).has('upgrades/plans/plans.k8s.yaml')).toBe(true);
   });
 });
