@@ -7,10 +7,6 @@ const example = loadCluster(path.join(GOOD, 'ha.yaml'));
 const objects = (c: typeof example, file = 'upgrades/plans/plans.k8s.yaml') => parseManifests(treeOf(c).get(file) as string);
 const byName = (list: any[], kind: string, name: string) => list.find((o) => o.kind === kind && o.metadata.name === name);
 
-/** PlanSpec and ContainerSpec fields of system-upgrade-controller v0.20.1 (pkg/apis/upgrade.cattle.io/v1/types.go). */
-const PLAN_FIELDS = new Set(['concurrency', 'jobActiveDeadlineSecs', 'nodeSelector', 'serviceAccountName', 'channel', 'version', 'secrets', 'tolerations', 'exclusive', 'window', 'prepare', 'upgrade', 'cordon', 'drain', 'imagePullSecrets', 'postCompleteDelay', 'priorityClassName', 'postCompleteLabels']);
-const CONTAINER_FIELDS = new Set(['image', 'command', 'args', 'envs', 'envFrom', 'volumes', 'securityContext']);
-
 describe('day-2 config rollout', () => {
   const list = objects(example);
 
@@ -24,17 +20,13 @@ describe('day-2 config rollout', () => {
     }
   });
 
-  test('Plans: servers one at a time behind the etcd gate, agents agentConcurrency at a time, every taint tolerated, only v0.20.1 fields', () => {
+  test('Plans: servers one at a time behind the etcd gate, agents agentConcurrency at a time, every taint tolerated', () => {
     const servers = byName(list, 'Plan', CONFIG_ROLLOUT_NAMES.plan('server'));
     const agents = byName(list, 'Plan', CONFIG_ROLLOUT_NAMES.plan('agent'));
     expect(servers.spec.concurrency).toBe(1);
     expect(agents.spec.concurrency).toBe(1);
     expect(objects(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { agentConcurrency: 2 }\n`)).find((o) => o.kind === 'Plan' && o.metadata.name === CONFIG_ROLLOUT_NAMES.plan('agent')).spec.concurrency).toBe(2);
-    for (const plan of list.filter((o) => o.kind === 'Plan')) {
-      expect(plan.spec.tolerations).toEqual([{ operator: 'Exists' }]);
-      for (const key of Object.keys(plan.spec)) expect(PLAN_FIELDS).toContain(key);
-      for (const container of [plan.spec.upgrade, plan.spec.prepare].filter(Boolean)) for (const key of Object.keys(container)) expect(CONTAINER_FIELDS).toContain(key);
-    }
+    for (const plan of list.filter((o) => o.kind === 'Plan')) expect(plan.spec.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(servers.spec.secrets).toEqual([{ name: CONFIG_ROLLOUT_NAMES.secret('server'), path: '/run/k3s-gitops' }]);
     // Agents wait for the servers' rollout: k3s-upgrade's prepare step on the server Plan.
     expect(agents.spec.prepare).toEqual({ image: 'rancher/k3s-upgrade', args: ['prepare', CONFIG_ROLLOUT_NAMES.plan('server')] });
