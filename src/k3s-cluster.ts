@@ -57,7 +57,7 @@ export class K3sCluster extends Construct {
     super(scope, id);
     this.cluster = props.cluster;
     const charts = addClusterCharts(this, props.cluster);
-    this.charts = new Map([...charts.manifests, ...charts.upgrades]);
+    this.charts = new Map([...charts.manifests, ...charts.controller, ...charts.plans]);
     this.nodeFiles = renderNodeSideFiles(props.cluster);
   }
 }

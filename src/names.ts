@@ -35,8 +35,30 @@ export const REGISTRIES_SECRET_KEY = '_registries.yaml';
  */
 export const SUC_JOB_SETTINGS = { backoffLimit: 99, ttlSecondsAfterFinished: 900 } as const;
 
+/**
+ * The folders of a cluster's tree that GitOps applies, under `dist/<cluster>/`.
+ * `upgrades/` builds both of its folders, the controller's and the Plans'; Flux
+ * applies them as two Kustomizations, the Plans only once the controller has
+ * registered their CRD.
+ */
+export const TREE_FOLDERS = {
+  manifests: 'manifests',
+  upgrades: 'upgrades',
+  controller: 'upgrades/controller',
+  plans: 'upgrades/plans',
+} as const;
+
+/** The Plans and their Secrets, in the Plans' folder; the committed one says which K3s version the cluster runs. */
+export const PLANS_FILE = `${TREE_FOLDERS.plans}/plans.k8s.yaml`;
+
 /** system-upgrade-controller's namespace and service account, as its release names them. */
-export const SUC_NAMES = { namespace: 'system-upgrade', serviceAccount: 'system-upgrade' } as const;
+export const SUC_NAMES = {
+  namespace: 'system-upgrade',
+  serviceAccount: 'system-upgrade',
+  deployment: 'system-upgrade-controller',
+  /** The Plans' CRD: the controller registers it when it starts; the tree never ships it. */
+  planCrd: 'plans.upgrade.cattle.io',
+} as const;
 
 /** system-upgrade-controller Plans that upgrade K3s itself. */
 export const K3S_UPGRADE_PLANS = { server: 'k3s-server', agent: 'k3s-agent' } as const;

@@ -104,7 +104,7 @@ describe('the CLI', () => {
     const config = path.join(dir, 'dist', 'example', 'nodes', 'master-1', 'config.yaml');
     const before = fs.statSync(config).ino;
     const r = runCli(['synth'], { cwd: dir });
-    expect(r.stdout).toContain('(22 files, unchanged)');
+    expect(r.stdout).toContain('(24 files, unchanged)');
     expect(fs.statSync(config).ino).toBe(before);
   });
 

@@ -5,7 +5,10 @@ import { SUC_NAMES } from '../names';
 import { clusterImage, IMAGES } from '../images';
 import { commonLabels } from './common';
 
-/** Argo CD applies lower waves first: the CRD and namespace, then the controller, then Plans. */
+/**
+ * Argo CD applies lower waves first: the namespace, then the controller; the Plans
+ * stay at the default wave 0, after both.
+ */
 const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
 
 /**
@@ -13,9 +16,11 @@ const wave = (n: number) => ({ 'argocd.argoproj.io/sync-wave': String(n) });
  * Pod Security, its jobs run privileged on the host), service account, the
  * controller's and the drainer's ClusterRoles, a Role for jobs and secrets in its own
  * namespace (it watches only that one), its env ConfigMap and the Deployment on a
- * control-plane node. The CRD here is a minimal bootstrap: the controller creates or
- * updates `plans.upgrade.cattle.io` with its full schema when it starts
- * (pkg/upgrade/controller.go registerCRD); it has to exist before Plans can be applied.
+ * control-plane node. No CRD: the controller creates `plans.upgrade.cattle.io` with
+ * its full schema each time it starts, replacing whatever is there
+ * (pkg/upgrade/controller.go registerCRD, wrangler's BatchCreateCRDs), so a CRD in the
+ * tree would be put back by GitOps and replaced again at the next start, for good.
+ * The GitOps objects apply the Plans only once the controller has registered it.
  */
 export class SystemUpgradeControllerChart extends Chart {
   constructor(scope: Construct, id: string, c: ResolvedCluster) {
@@ -25,23 +30,12 @@ export class SystemUpgradeControllerChart extends Chart {
     const sa = SUC_NAMES.serviceAccount;
     const obj = (oid: string, body: Record<string, unknown>) => new ApiObject(this, oid, body as never);
 
-    obj('crd', {
-      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
-      metadata: { name: 'plans.upgrade.cattle.io', labels, annotations: wave(-2) },
-      spec: {
-        group: 'upgrade.cattle.io', scope: 'Namespaced',
-        names: { kind: 'Plan', listKind: 'PlanList', plural: 'plans', singular: 'plan' },
-        versions: [{
-          name: 'v1', served: true, storage: true, subresources: { status: {} },
-          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-        }],
-      },
-    });
     obj('namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'privileged' }, annotations: wave(-2) } });
     obj('sa', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns, labels, annotations: wave(-1) } });
     const rules = {
       controller: [
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch'] },
+        // It registers the Plans' CRD itself at each start: list, then create or update.
         { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
         { apiGroups: [''], resources: ['namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [''], resources: ['nodes'], verbs: ['update'] },
@@ -92,7 +86,7 @@ export class SystemUpgradeControllerChart extends Chart {
     });
     const podLabels = { 'upgrade.cattle.io/controller': 'system-upgrade-controller', 'app.kubernetes.io/name': 'system-upgrade-controller' };
     obj('deployment', {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'system-upgrade-controller', namespace: ns, labels, annotations: wave(-1) },
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: SUC_NAMES.deployment, namespace: ns, labels, annotations: wave(-1) },
       spec: {
         replicas: 1,
         strategy: { type: 'Recreate' },

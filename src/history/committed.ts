@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REGISTRIES_FILE } from '../names';
+import { PLANS_FILE, REGISTRIES_FILE } from '../names';
 import { YAML } from '../yaml';
 
 /** One node as the committed tree has it. */
@@ -57,7 +57,7 @@ export function readCommitted(outDir: string, cluster: string): CommittedCluster
   const founder = servers.find((s) => s.config['cluster-init'] === true);
   const registriesFile = path.join(root, REGISTRIES_FILE);
   const registries = fs.existsSync(registriesFile) && fs.lstatSync(registriesFile).isFile() ? fs.readFileSync(registriesFile, 'utf8') : undefined;
-  return { k3sVersion: planVersion(path.join(root, 'upgrades', 'plans.k8s.yaml')), ...(registries ? { registries } : {}), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
+  return { k3sVersion: planVersion(root), ...(registries ? { registries } : {}), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
 }
 
 /** A committed config.yaml as an object; one that is not YAML (edited by hand) counts as empty. */
@@ -71,12 +71,21 @@ function parseConfig(text: string): Record<string, unknown> {
 }
 
 /**
- * The version the Plans pin: every Plan's `spec.version`, written at two spaces' indent.
- * Read as text: the file also carries every node's config and parsing it all cost more
- * than the rest of an up-to-date synth (npm run bench).
+ * Where trees compiled before the Plans had their own folder keep them. Read as a
+ * fallback, so the first synth after that change still checks a version change
+ * against what the cluster runs.
  */
-function planVersion(file: string): string | undefined {
-  if (!fs.existsSync(file)) return undefined;
+const LEGACY_PLANS_FILE = 'upgrades/plans.k8s.yaml';
+
+/**
+ * The version the committed Plans under `root` pin: every Plan's `spec.version`,
+ * written at two spaces' indent. Read as text: the file also carries every node's
+ * config and parsing it all cost more than the rest of an up-to-date synth (npm run
+ * bench).
+ */
+function planVersion(root: string): string | undefined {
+  const file = [PLANS_FILE, LEGACY_PLANS_FILE].map((rel) => path.join(root, ...rel.split('/'))).find((f) => fs.existsSync(f));
+  if (!file) return undefined;
   return /^ {2}version: "?([^"\s]+)"?$/m.exec(fs.readFileSync(file, 'utf8'))?.[1];
 }
 

@@ -266,6 +266,25 @@ function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   if (c.agents.length > 0) p(`Agents start only once the servers' Plan applies to no server and every server runs K3s ${c.k3sVersion} (k3s-upgrade's \`prepare\` step): while a K3s upgrade of the servers is stuck, agent changes wait for it.`);
   p('To run the config Plans again on every node without a commit (after changing a registry credential file on the nodes, say), take their labels off the nodes; system-upgrade-controller then applies them again, one node at a time, each job comparing and restarting only what changed:');
   p(fence([rerunConfigPlans(c)]));
+  planCrd(c, p);
+}
+
+/**
+ * The Plans wait for their CRD, which system-upgrade-controller registers only when it
+ * starts (pkg/upgrade/controller.go registerCRD): one deleted under a running controller,
+ * or pruned by GitOps when a tree that shipped one is replaced, is back only after a
+ * restart.
+ */
+function planCrd(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  if (!c.gitops?.upgrades) return;
+  const waits = c.gitops.engine === 'flux'
+    ? `Flux applies the Plans (\`${c.name}-upgrades\`) only once ${c.upgrades.controller === 'bundled' ? `\`${c.name}-${SUC_NAMES.deployment}\` is Ready: the controller runs and the CRD is Established` : `\`${c.name}-manifests\` is Ready, and retries them each minute while the CRD is missing`}`
+    : `Argo CD applies the Plans a sync wave after the controller and retries a sync that reached them before the CRD, 5 times over about 5 minutes; after that, sync again by hand (\`argocd app sync ${c.name}-upgrades\`)`;
+  p('### When the Plans are not applied');
+  p(`The Plans' CRD, \`${SUC_NAMES.planCrd}\`, is system-upgrade-controller's: it registers the CRD each time it starts, and the tree never ships one. ${waits}. A CRD deleted while the controller runs (by hand, or pruned by GitOps when a tree that still shipped one is replaced) comes back only when the controller starts again:`);
+  p(fence(c.upgrades.controller === 'bundled'
+    ? [`kubectl get crd ${SUC_NAMES.planCrd}`, `kubectl -n ${SUC_NAMES.namespace} rollout restart deployment/${SUC_NAMES.deployment}`]
+    : [`kubectl get crd ${SUC_NAMES.planCrd}      # missing: restart the cluster's own system-upgrade-controller`]));
 }
 
 /**

@@ -62,7 +62,7 @@ describe('disaster paths that the cluster file reaches', () => {
 
   test('every upgrade Plan tolerates every taint, so no tainted node is skipped', () => {
     const enterprise = loadCluster(path.join(GOOD, 'enterprise.yaml'), (t) => t.replace('{ name: app-1, role: agent, address: 172.16.1.21,', '{ name: app-1, role: agent, address: 172.16.1.21, taints: ["gpu=true:NoSchedule"],'));
-    const plans = parseYaml(`[${(treeOf(enterprise).get('upgrades/plans.k8s.yaml') as string).split(/^---$/m).map((d) => JSON.stringify(parseYaml(d))).join(',')}]`);
+    const plans = parseYaml(`[${(treeOf(enterprise).get('upgrades/plans/plans.k8s.yaml') as string).split(/^---$/m).map((d) => JSON.stringify(parseYaml(d))).join(',')}]`);
     const planObjects = plans.filter((p: { kind: string }) => p.kind === 'Plan');
     expect(planObjects.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(['k3s-gitops-config-servers', 'k3s-gitops-config-agents', 'k3s-server', 'k3s-agent']);
     for (const plan of planObjects) expect(plan.spec.tolerations).toEqual([{ operator: 'Exists' }]);

@@ -139,6 +139,18 @@ describe('RUNBOOK.md', () => {
     expect(md).not.toContain('Nothing applies `upgrades/`');
   });
 
+  test('day 2: Plans not applied: the CRD is the controller\'s, and restarting the controller registers it again', () => {
+    expect(cmds).toEqual(expect.arrayContaining(['kubectl get crd plans.upgrade.cattle.io', 'kubectl -n system-upgrade rollout restart deployment/system-upgrade-controller']));
+    expect(md).toContain('only once `example-system-upgrade-controller` is Ready');
+    // Argo CD: the retries the RUNBOOK counts are the Application's.
+    const argo = treeOf(enterprise);
+    const retry = parseYaml((argo.get('argocd/applications.k8s.yaml') as string).split(/^---$/m)[1]).spec.syncPolicy.retry;
+    expect(argo.get('RUNBOOK.md')).toContain(`before the CRD, ${retry.limit} times over about 5 minutes; after that, sync again by hand (\`argocd app sync enterprise-upgrades\`)`);
+    const external = treeOf(loadCluster(path.join(GOOD, 'ha.yaml'), (t) => `${t}  upgrades: { controller: external }\n`)).get('RUNBOOK.md') as string;
+    expect(commands(external).join('\n')).not.toContain('rollout restart');
+    expect(external).toContain("restart the cluster's own system-upgrade-controller");
+  });
+
   test('secrets encryption: K3s\'s rotate-keys where the release has it, prepare/rotate/reencrypt before; disable keeps the flag', () => {
     expect(cmds).toContain('ssh 10.0.0.11 sudo k3s secrets-encrypt rotate-keys');
     expect(cmds).toContain('ssh 10.0.0.11 sudo k3s secrets-encrypt reencrypt --force --skip');

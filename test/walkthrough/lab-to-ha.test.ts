@@ -73,8 +73,8 @@ describe('README walkthrough: from one lab server to three behind a VIP, by comm
   });
 
   test('commit 3, nothing changed: a re-synth changes no Secret and no Plan', () => {
-    const before = fs.readFileSync(path.join(dir, 'dist', 'lab', 'upgrades', 'plans.k8s.yaml'), 'utf8');
+    const before = fs.readFileSync(path.join(dir, 'dist', 'lab', 'upgrades', 'plans', 'plans.k8s.yaml'), 'utf8');
     expect(commit()).toMatch(/ unchanged +config.yaml as committed\ncluster-wide: nothing\n$/);
-    expect(fs.readFileSync(path.join(dir, 'dist', 'lab', 'upgrades', 'plans.k8s.yaml'), 'utf8')).toBe(before);
+    expect(fs.readFileSync(path.join(dir, 'dist', 'lab', 'upgrades', 'plans', 'plans.k8s.yaml'), 'utf8')).toBe(before);
   });
 });
