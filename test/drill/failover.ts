@@ -21,7 +21,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parse } from 'yaml';
-import { CHECK_HAPROXY_PATH } from '../../src/render/check-haproxy';
 import { HEALTH_CHECK } from '../../src/render/haproxy-cfg';
 import type { ResolvedCluster } from '../../src/spec/resolve';
 import { NetnsLab, sleep, waitFor } from './lab';
@@ -397,7 +396,7 @@ export function drillTopology(c: ResolvedCluster, tree: ReadonlyMap<string, stri
     const peers = c.loadBalancer.hosts.map((h) => {
       const userData = parse(tree.get(`lb/${h.name}/user-data.yaml`) as string) as { write_files: { path: string; content: string; permissions: string }[] };
       const at = (p: string) => userData.write_files.find((f) => f.path === p) as { content: string; permissions: string };
-      const dir = new Map(userData.write_files.filter((f) => path.dirname(f.path) === path.dirname(CHECK_HAPROXY_PATH))
+      const dir = new Map(userData.write_files.filter((f) => path.dirname(f.path) === '/etc/keepalived')
         .map((f) => [path.basename(f.path), { content: f.content, mode: mode(f.permissions) }]));
       return { name: h.name, address: h.address, keepalivedConf: '/etc/keepalived/keepalived.conf', keepalivedDir: dir, haproxyCfg: at('/etc/haproxy/haproxy.cfg').content };
     });
