@@ -2,12 +2,13 @@ import type { ResolvedCluster } from '../spec/resolve';
 
 /**
  * The bash that runs the check, by where keepalived runs. keepalived with script
- * security (as root) refuses a check when any directory on the executable's path is a
- * symlink or writable by others without the sticky bit (keepalived/core/notify.c,
- * `check_security`, called from `check_script_secure` on argv[0] and on its resolved
- * path). So the check names a binary of the image or distribution, never a file of
- * ours: a ConfigMap volume's root is 0777 without the sticky bit (kubernetes
- * pkg/volume/emptydir/empty_dir.go, defaultPerm, which configMap volumes wrap).
+ * security (as root) refuses a check when any directory on the executable's path is
+ * a symlink or writable by others without the sticky bit (`check_security`, called
+ * from `check_script_secure` on argv[0] and on its resolved path; lib/notify.c in
+ * releases to 2.3.4, keepalived/core/notify.c since). So the check names a binary of
+ * the image or distribution, never a file of ours: a ConfigMap volume's root is 0777
+ * without the sticky bit (kubernetes pkg/volume/emptydir/empty_dir.go, defaultPerm,
+ * which configMap volumes wrap).
  *
  * - daemonset: osixia/keepalived:2.0.20 is Alpine 3.12 with bash in /bin, a real
  *   directory (its base, osixia/light-baseimage alpine-0.1.6, `apk add bash`; the
@@ -28,7 +29,7 @@ export const CHECK_SHELL = { daemonset: '/bin/bash', external: '/usr/bin/bash' }
  * keepalived splits the string into argv itself, no shell involved: it takes the
  * quoted value off the config line, then splits that on white space honouring '...'
  * and "..." (lib/parser.c `alloc_strvec_quoted_escaped`, from `set_script_params_array`
- * in keepalived/core/notify.c, lib/notify.c before 2.3), and execve()s argv[0].
+ * in the same notify.c), and execve()s argv[0] (`system_call`).
  * So the bash command is one single-quoted word; it has no quote, backslash, `$`, `#`
  * or `!` of its own, and reads the same in keepalived 2.0 to 2.4.
  *

@@ -26,7 +26,7 @@ async function drill(title: string, topology: DrillTopology, set: 'all' | 'hapro
   return { rows, logs };
 }
 
-/** What keepalived logs when it drops a check (keepalived/core/notify.c, vrrp/vrrp.c). */
+/** What keepalived logs when it drops a check (notify.c `check_script_secure`, vrrp/vrrp.c `check_track_script_secure`). */
 const CHECK_DROPPED = /Unsafe permissions|Disabling track script|Wrong file type|cannot be accessed|not executable/;
 
 /** Every line of every keepalived log of a run that says the check was dropped. */
