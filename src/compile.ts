@@ -8,7 +8,6 @@ import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
 import { renderNodeUserData } from './render/user-data';
-import { renderCheckHaproxy } from './render/check-haproxy';
 import { renderHaproxyCfg } from './render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from './render/keepalived-conf';
 import { renderLbUserData } from './render/lb-user-data';
@@ -173,7 +172,6 @@ export function renderNodeSideFiles(c: ResolvedCluster): Map<string, string> {
   }
   if (c.loadBalancer.mode === 'external') {
     put('lb/haproxy.cfg', renderHaproxyCfg(c, 'syslog'));
-    put('lb/check-haproxy.sh', renderCheckHaproxy(c));
     const peers = vrrpPeers(c);
     for (const host of peers) {
       put(`lb/keepalived-${host.name}.conf`, renderKeepalivedConf(c, peers, host));

@@ -32,9 +32,19 @@ export function treeOf(c: ResolvedCluster): Map<string, string> {
 /** Parses a generated YAML file. */
 export const parseYaml = (text: string): any => parse(text);
 
-/** A fresh temporary directory, removed by the OS eventually and by tests that care. */
+/** Every directory tempDir made in this test file, for removeTempDirs. */
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed after the test file (test/setup.ts). */
 export function tempDir(prefix = 'k3s-gitops-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir made; jest runs it after each test file. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Runs the compiled CLI as users do. */

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { CHECK_HAPROXY_PATH } from '../src/render/check-haproxy';
 import { hasCommand, tempDir } from './helpers';
+import { mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from './kubelet-volume';
 
 const run = promisify(execFile);
 
@@ -66,39 +66,51 @@ export function kubernetesSchemaFailures(objects: readonly { apiVersion: string;
   });
 }
 
+/** What keepalived -t checks: every `*.conf` in a folder it sees at /etc/keepalived. */
+export interface KeepalivedDir {
+  /** Names the failures. */
+  readonly label: string;
+  /** 'kubelet' for the daemonset's ConfigMap volume (test/kubelet-volume.ts), 'files' for an LB machine's. */
+  readonly layout: KeepalivedLayout;
+  readonly files: ReadonlyMap<string, VolumeFile>;
+}
+
 /**
- * Runs `keepalived -t` on each config inside a throwaway network namespace that has
- * the configured interface (keepalived refuses a config naming an absent one), with
- * the check script at its real path through a bind mount over /etc/keepalived.
- * keepalived only warns, and drops the check, when a tracked script is missing or
- * unsafe: that counts as a failure too.
+ * Runs `keepalived -t` on each config of each folder inside a throwaway network
+ * namespace that has the configured interface (keepalived refuses a config naming an
+ * absent one), with the folder at /etc/keepalived through a bind mount, laid out as
+ * on the machine or in the pod. keepalived only logs, and drops the check, when a
+ * tracked script is missing, not executable or unsafe (a ConfigMap volume's 0777 root):
+ * that counts as a failure too.
  */
-export async function keepalivedFailures(configs: ReadonlyMap<string, string>, iface: string, checkScript: string): Promise<string[]> {
+export async function keepalivedFailures(dirs: readonly KeepalivedDir[], iface: string): Promise<string[]> {
   requireTool('keepalived');
   requireTool('ip');
   const ns = `k3g-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  const dir = tempDir('keepalived-');
-  fs.chmodSync(dir, 0o755);
-  fs.writeFileSync(path.join(dir, path.basename(CHECK_HAPROXY_PATH)), checkScript, { mode: 0o755 });
+  const root = tempDir('keepalived-');
   await run('ip', ['netns', 'add', ns]);
   try {
     await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'add', iface, 'type', 'veth', 'peer', 'name', `${ns.slice(0, 8)}p`]);
     await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', iface, 'up']);
     const failures: string[] = [];
-    for (const [i, [name, text]] of [...configs].entries()) {
-      const file = `keepalived-${i}.conf`;
-      fs.writeFileSync(path.join(dir, file), text, { mode: 0o644 });
-      try {
-        const { stdout, stderr } = await run('ip', ['netns', 'exec', ns, 'sh', '-c', 'mount --bind "$0" /etc/keepalived && exec keepalived -t -f "/etc/keepalived/$1"', dir, file]);
-        if (/Disabling track script|script .*(not|in)secure|not found/i.test(stdout + stderr)) failures.push(`${name}: ${stdout}${stderr}`);
-      } catch (e) {
-        const err = e as { stderr?: string; stdout?: string; code?: number };
-        failures.push(`${name}: exit ${err.code} ${err.stderr ?? ''}${err.stdout ?? ''}`);
+    for (const [i, d] of dirs.entries()) {
+      const dir = path.join(root, String(i));
+      writeKeepalivedDir(dir, d.layout, d.files);
+      for (const file of [...d.files.keys()].filter((f) => f.endsWith('.conf'))) {
+        const name = `${d.label}:${file}`;
+        try {
+          const { stdout, stderr } = await run('ip', ['netns', 'exec', ns, 'sh', '-c', `${mountAtEtcKeepalived(d.layout)} && exec keepalived -t -f "/etc/keepalived/$1"`, dir, file]);
+          if (/disabling|insecure|unsafe|not found|cannot be accessed/i.test(stdout + stderr)) failures.push(`${name}: ${stdout}${stderr}`);
+        } catch (e) {
+          const err = e as { stderr?: string; stdout?: string; code?: number };
+          failures.push(`${name}: exit ${err.code} ${err.stderr ?? ''}${err.stdout ?? ''}`);
+        }
       }
     }
     return failures;
   } finally {
     await run('ip', ['netns', 'del', ns]);
+    fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -120,15 +132,15 @@ export async function haproxyFailures(configs: ReadonlyMap<string, string>): Pro
   return (await Promise.all(checks)).filter((x): x is string => x !== undefined);
 }
 
-/** Runs shellcheck (POSIX sh) on each script. */
-export async function shellcheckFailures(scripts: ReadonlyMap<string, string>): Promise<string[]> {
+/** Runs shellcheck on each script, as POSIX sh unless told bash. */
+export async function shellcheckFailures(scripts: ReadonlyMap<string, string>, shell: 'sh' | 'bash' = 'sh'): Promise<string[]> {
   requireTool('shellcheck');
   const dir = tempDir('shellcheck-');
   const checks = [...scripts].map(async ([name, text], i) => {
     const file = path.join(dir, `${i}.sh`);
-    fs.writeFileSync(file, text.startsWith('#!') ? text : `#!/bin/sh\n${text}\n`);
+    fs.writeFileSync(file, text.startsWith('#!') ? text : `#!/bin/${shell}\n${text}\n`);
     try {
-      await run('shellcheck', ['-s', 'sh', file]);
+      await run('shellcheck', ['-s', shell, file]);
       return undefined;
     } catch (e) {
       const err = e as { stdout?: string };

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as path from 'node:path';
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { CHECK_HAPROXY_PATH, renderCheckHaproxy } from '../render/check-haproxy';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
@@ -14,6 +12,9 @@ import { clusterImage, IMAGES } from '../images';
 
 /** The official haproxy image's `haproxy` user. */
 const HAPROXY_UID = 99;
+
+/** Where the keepalived container sees the ConfigMap: its configs, nothing it runs. */
+const KEEPALIVED_DIR = '/etc/keepalived';
 
 
 /**
@@ -26,7 +27,10 @@ export class LoadBalancerChart extends Chart {
     super(scope, id, { disableResourceNameHashes: true, namespace: SYSTEM_NAMESPACE });
     const labels = commonLabels(c.name, 'api-load-balancer');
     const peers = vrrpPeers(c);
-    const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout'), [path.basename(CHECK_HAPROXY_PATH)]: renderCheckHaproxy(c) };
+    // No check script here: keepalived refuses to run one from a ConfigMap volume, whose
+    // root the kubelet makes 0777 without the sticky bit; the check runs the image's
+    // bash instead (render/check-haproxy.ts).
+    const data: Record<string, string> = { 'haproxy.cfg': renderHaproxyCfg(c, 'stdout') };
     for (const peer of peers) data[`keepalived-${peer.name}.conf`] = renderKeepalivedConf(c, peers, peer);
 
     const config = new kplus.ConfigMap(this, 'config', { metadata: { name: LB_NAMES.configMap, labels }, data });
@@ -51,9 +55,8 @@ export class LoadBalancerChart extends Chart {
     for (const key of serverTaintKeys(c)) ds.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(key)));
 
     // keepalived skips a configuration file that is executable ("not a regular
-    // non-executable file"), and runs only an executable check: a mode per file.
-    const checkScript = path.basename(CHECK_HAPROXY_PATH);
-    const items = Object.fromEntries(Object.keys(data).sort().map((key) => [key, { path: key, mode: key === checkScript ? 0o755 : 0o644 }]));
+    // non-executable file"): every file 0644, whatever the default becomes.
+    const items = Object.fromEntries(Object.keys(data).sort().map((key) => [key, { path: key, mode: 0o644 }]));
     const volume = kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config', items });
     // keepalived writes its pid files under /run; the root filesystem stays read-only.
     const runDir = kplus.Volume.fromEmptyDir(this, 'run-volume', 'keepalived-run', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
@@ -76,9 +79,9 @@ export class LoadBalancerChart extends Chart {
       name: 'keepalived',
       image: clusterImage(c, IMAGES.keepalived),
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: ['/bin/sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail -f "/etc/keepalived/keepalived-${NODE_NAME}.conf"'],
+      command: ['/bin/sh', '-c', `exec keepalived --dont-fork --log-console --log-detail -f "${KEEPALIVED_DIR}/keepalived-\${NODE_NAME}.conf"`],
       envVariables: { NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME) },
-      volumeMounts: [{ path: path.dirname(CHECK_HAPROXY_PATH), volume, readOnly: true }, { path: '/run', volume: runDir }],
+      volumeMounts: [{ path: KEEPALIVED_DIR, volume, readOnly: true }, { path: '/run', volume: runDir }],
       // Root with only what VRRP needs: raw sockets and managing the VIP address.
       securityContext: { user: 0, group: 0, ensureNonRoot: false, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
       resources: {

@@ -1,30 +1,48 @@
 import type { ResolvedCluster } from '../spec/resolve';
-import { generatedBy } from './text';
 
 /**
- * Where keepalived finds the check, on an LB machine and in the DaemonSet pod alike
- * (the pod mounts its ConfigMap at /etc/keepalived).
+ * The bash that runs the check, by where keepalived runs. keepalived with script
+ * security (as root) refuses a check when any directory on the executable's path is
+ * a symlink or writable by others without the sticky bit (`check_security`, called
+ * from `check_script_secure` on argv[0] and on its resolved path; lib/notify.c in
+ * releases to 2.3.4, keepalived/core/notify.c since). So the check names a binary of
+ * the image or distribution, never a file of ours: a ConfigMap volume's root is 0777
+ * without the sticky bit (kubernetes pkg/volume/emptydir/empty_dir.go, defaultPerm,
+ * which configMap volumes wrap).
+ *
+ * - daemonset: osixia/keepalived:2.0.20 is Alpine 3.12 with bash in /bin, a real
+ *   directory (its base, osixia/light-baseimage alpine-0.1.6, `apk add bash`; the
+ *   image's own service scripts are `#!/bin/bash`).
+ * - external: Debian 12+ and Ubuntu 22.04+ have merged /usr, where /bin is a symlink.
+ *   keepalived before 2.3 swaps argv[0] for its real directory before checking, but
+ *   2.3 and later check argv[0] as written and reject `/bin/...` ("Wrong file type
+ *   found in script path"), so the path is /usr/bin/bash; bash is Essential there.
  */
-export const CHECK_HAPROXY_PATH = '/etc/keepalived/check-haproxy.sh';
+export const CHECK_SHELL = { daemonset: '/bin/bash', external: '/usr/bin/bash' } as const;
 
 /**
- * keepalived's health check: exit 0 when HAProxy accepts a TCP connection on its
- * frontend, so a hung or dead HAProxy fails it, not only a missing process.
+ * keepalived's health check, the `script` of its vrrp_script: exit 0 when HAProxy
+ * accepts a TCP connection on its frontend (bash's /dev/tcp), so a dead or unbound
+ * HAProxy fails it, not only a missing process. stderr goes first, so a refused
+ * connection is silent.
+ *
+ * keepalived splits the string into argv itself, no shell involved: it takes the
+ * quoted value off the config line, then splits that on white space honouring '...'
+ * and "..." (lib/parser.c `alloc_strvec_quoted_escaped`, from `set_script_params_array`
+ * in the same notify.c), and execve()s argv[0] (`system_call`).
+ * So the bash command is one single-quoted word; it has no quote, backslash, `$`, `#`
+ * or `!` of its own, and reads the same in keepalived 2.0 to 2.4.
  *
  * Why not `pidof haproxy`: on Debian `/bin/pidof` is a symlink to `killall5`, and
- * keepalived before 2.3 executes a script by its resolved path, so `killall5` runs
- * under its own name, does not act as pidof and always exits 1 (the check never
- * succeeds). The script needs only a shell and one client: bash's /dev/tcp (Debian
- * and Ubuntu always have bash) or busybox's `nc` (the Alpine-based keepalived image).
+ * keepalived before 2.3 executes by the resolved path, so killall5 runs under its own
+ * name, does not act as pidof and always exits 1 (the check never succeeds).
  */
 export function renderCheckHaproxy(c: ResolvedCluster): string {
-  return `#!/bin/sh
-# ${generatedBy(c.source)}
-# Exit 0 when HAProxy accepts connections on :${c.loadBalancer.port}; keepalived runs this every second.
-port=${c.loadBalancer.port}
-if command -v bash >/dev/null 2>&1; then
-  exec bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' check-haproxy "$port" 2>/dev/null
-fi
-exec nc -z -w 1 127.0.0.1 "$port"
-`;
+  const shell = c.loadBalancer.mode === 'external' ? CHECK_SHELL.external : CHECK_SHELL.daemonset;
+  return `${shell} -c '${checkHaproxyCommand(c.loadBalancer.port)}'`;
+}
+
+/** The bash command itself: connect to HAProxy's frontend on loopback, and nothing else. */
+export function checkHaproxyCommand(port: number): string {
+  return `exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/${port}`;
 }

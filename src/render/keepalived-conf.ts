@@ -1,6 +1,6 @@
 import { addressFamily } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
-import { CHECK_HAPROXY_PATH } from './check-haproxy';
+import { renderCheckHaproxy } from './check-haproxy';
 import { generatedBy } from './text';
 
 /** A keepalived peer: a server node (daemonset mode) or an LB machine (external mode). */
@@ -60,7 +60,7 @@ global_defs {
 }
 
 vrrp_script chk_haproxy {
-  script "${CHECK_HAPROXY_PATH}"
+  script "${renderCheckHaproxy(c)}"
   interval ${t.checkIntervalSeconds}
   timeout ${t.checkTimeoutSeconds}
   fall ${t.fall}

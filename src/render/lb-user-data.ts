@@ -1,5 +1,4 @@
 import type { ResolvedCluster } from '../spec/resolve';
-import { CHECK_HAPROXY_PATH, renderCheckHaproxy } from './check-haproxy';
 import { renderHaproxyCfg } from './haproxy-cfg';
 import { renderKeepalivedConf, type VrrpPeer } from './keepalived-conf';
 import { cloudConfig } from './user-data';
@@ -12,7 +11,6 @@ import { cloudConfig } from './user-data';
 export function renderLbUserData(c: ResolvedCluster, peers: readonly VrrpPeer[], host: VrrpPeer): string {
   const files = [
     { path: '/etc/haproxy/haproxy.cfg', content: renderHaproxyCfg(c, 'syslog'), permissions: '0644', owner: 'root:root', defer: true },
-    { path: CHECK_HAPROXY_PATH, content: renderCheckHaproxy(c), permissions: '0755', owner: 'root:root', defer: true },
     { path: '/etc/keepalived/keepalived.conf', content: renderKeepalivedConf(c, peers, host), permissions: '0644', owner: 'root:root', defer: true },
   ];
   const body: Record<string, unknown> = {

@@ -4,26 +4,38 @@
  * What it builds: one network namespace per LB peer (the servers in daemonset mode,
  * the LB machines in external mode) and per server, all on one bridge in a switch
  * namespace, with the cluster file's own addresses and interface name. Every LB peer
- * runs the distro's `haproxy` and `keepalived` on the generated files, byte for byte
- * (keepalived sees them at their real paths through a bind mount in its own mount
- * namespace). Every server runs a stand-in apiserver on :6443. A client namespace
- * opens a connection to the endpoint every 50 ms and holds four long-lived ones.
+ * runs the distro's `haproxy` and `keepalived` on the generated files, byte for byte.
+ * keepalived sees its folder at /etc/keepalived through a bind mount in its own mount
+ * namespace, laid out as on the machine: in external mode the files cloud-init writes,
+ * with their modes, in a root-owned 0755 folder; in daemonset mode the ConfigMap volume
+ * as the kubelet lays it out (test/kubelet-volume.ts): a 0777 root without the sticky
+ * bit, the files with their items' modes in a `..<timestamp>` folder, `..data` and one
+ * symlink per key, mounted read-only. Every server runs a stand-in apiserver on :6443.
+ * A client namespace opens a connection to the endpoint every 50 ms and holds four
+ * long-lived ones.
  *
  * How it differs from production: stand-in apiservers (TCP, answer their name) instead
  * of K3s; a Linux bridge instead of a switch or cloud network; a "crash" is SIGKILL of
  * every process in the namespace plus the link going down and the VIP vanishing with
  * the machine; daemonset mode runs the distro's keepalived rather than the image's,
- * and HAProxy 2.6 from Debian rather than the image's 2.8. No traffic leaves the lab:
- * the namespaces have no route out.
+ * and HAProxy 2.6 from Debian rather than the image's 2.8. The ConfigMap volume differs
+ * from the kubelet's (kubernetes/kubernetes pkg/volume/util/atomic_writer.go,
+ * `AtomicWriter.Write`; pkg/volume/configmap/configmap.go) in that it lives in the
+ * drill's temporary folder rather than under /var/lib/kubelet/pods/<uid>/volumes (both
+ * on disk; a configMap volume is no tmpfs), is owned by root:root with no fsGroup
+ * chgrp or setgid bit (the pod sets no fsGroup), is written once under a fixed
+ * timestamp with no atomic `..data` swap when the ConfigMap changes, and has no SELinux
+ * labels. No traffic leaves the lab: the namespaces have no route out.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parse } from 'yaml';
-import { CHECK_HAPROXY_PATH } from '../../src/render/check-haproxy';
+import { LB_NAMES } from '../../src/names';
 import { HEALTH_CHECK } from '../../src/render/haproxy-cfg';
 import type { ResolvedCluster } from '../../src/spec/resolve';
+import { configMapVolumeFiles, mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from '../kubelet-volume';
 import { NetnsLab, sleep, waitFor } from './lab';
 
 /** The contract's bounds (SPEC.md, "Load balancer bounds"). */
@@ -46,7 +58,9 @@ export interface LbPeerFiles {
   readonly address: string;
   /** keepalived.conf's path on the machine, and every file under /etc/keepalived. */
   readonly keepalivedConf: string;
-  readonly keepalivedDir: ReadonlyMap<string, { readonly content: string; readonly mode: number }>;
+  readonly keepalivedDir: ReadonlyMap<string, VolumeFile>;
+  /** How /etc/keepalived is laid out: files from cloud-init, or the pod's ConfigMap volume. */
+  readonly layout: KeepalivedLayout;
   readonly haproxyCfg: string;
 }
 
@@ -78,10 +92,18 @@ interface CutEvent { kind: 'cut'; at: number; by: string }
 /** Which scenarios to run; the known-bad check runs only the first two. */
 export type ScenarioSet = 'all' | 'haproxy-only';
 
-/** Runs the drill; returns one row per scenario. `logDir` keeps every daemon's output. */
+/**
+ * Runs the drill; returns one row per scenario. `logDir` keeps every daemon's output
+ * and the peers' files; on SIGINT or SIGTERM the drill removes it with the lab.
+ */
 export async function runFailoverDrill(topology: DrillTopology, logDir: string, set: ScenarioSet = 'all'): Promise<ScenarioResult[]> {
   const lab = new NetnsLab(logDir);
-  const onSignal = () => { void lab.close().then(() => process.exit(130)); };
+  const onSignal = () => {
+    void lab.close().then(() => {
+      fs.rmSync(logDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -196,20 +218,24 @@ class Drill {
     this.lab.spawn(this.nsOf(server), `apiserver-${server}`, process.execPath, [path.join(__dirname, 'standin-apiserver.js'), server]);
   }
 
-  /** Writes the peer's files into its own folder, then starts HAProxy and keepalived on them. */
+  /**
+   * Writes the peer's files into its own folder, fresh (a returning machine starts
+   * again from its files), then starts HAProxy and keepalived on them.
+   */
   private startLb(peer: LbPeerFiles): void {
     const root = path.join(this.logDir, 'peers', peer.name);
     const etc = path.join(root, 'keepalived');
     const run = path.join(root, 'run');
-    for (const dir of [etc, run]) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    for (const [name, file] of peer.keepalivedDir) fs.writeFileSync(path.join(etc, name), file.content, { mode: file.mode });
+    fs.rmSync(etc, { recursive: true, force: true });
+    writeKeepalivedDir(etc, peer.layout, peer.keepalivedDir);
+    fs.mkdirSync(run, { recursive: true, mode: 0o755 });
     const cfg = path.join(root, 'haproxy.cfg');
     fs.writeFileSync(cfg, peer.haproxyCfg);
     this.startHaproxy(peer.name, cfg);
     const ns = this.nsOf(peer.name);
-    // keepalived reads its config and the check at their real paths: a bind mount in
-    // the mount namespace that `ip netns exec` gives each command, invisible outside.
-    this.lab.spawn(ns, `keepalived-${peer.name}`, 'sh', ['-c', 'mount --bind "$0" /etc/keepalived && exec "$@"', etc,
+    // keepalived reads its folder at its real path: a bind mount in the mount namespace
+    // that `ip netns exec` gives each command, invisible outside.
+    this.lab.spawn(ns, `keepalived-${peer.name}`, 'sh', ['-c', `${mountAtEtcKeepalived(peer.layout)} && exec "$@"`, etc,
       'keepalived', '--dont-fork', '--log-console', '--log-detail', '--vrrp', '-f', peer.keepalivedConf,
       `--pid=${run}/keepalived.pid`, `--vrrp_pid=${run}/vrrp.pid`, `--checkers_pid=${run}/checkers.pid`]);
   }
@@ -388,7 +414,7 @@ export function formatTable(title: string, rows: readonly ScenarioResult[]): str
   return [`${title}`, `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...body.map((b) => `| ${b.join(' | ')} |`)].join('\n');
 }
 
-/** Reads a write_files entry's mode ("0755") as a number. */
+/** Reads a write_files entry's mode ("0644") as a number. */
 const mode = (permissions: string) => parseInt(permissions, 8);
 
 /** The LB peers of a compiled tree, with the files each machine or pod gets. */
@@ -397,18 +423,16 @@ export function drillTopology(c: ResolvedCluster, tree: ReadonlyMap<string, stri
     const peers = c.loadBalancer.hosts.map((h) => {
       const userData = parse(tree.get(`lb/${h.name}/user-data.yaml`) as string) as { write_files: { path: string; content: string; permissions: string }[] };
       const at = (p: string) => userData.write_files.find((f) => f.path === p) as { content: string; permissions: string };
-      const dir = new Map(userData.write_files.filter((f) => path.dirname(f.path) === path.dirname(CHECK_HAPROXY_PATH))
+      const dir = new Map(userData.write_files.filter((f) => path.dirname(f.path) === '/etc/keepalived')
         .map((f) => [path.basename(f.path), { content: f.content, mode: mode(f.permissions) }]));
-      return { name: h.name, address: h.address, keepalivedConf: '/etc/keepalived/keepalived.conf', keepalivedDir: dir, haproxyCfg: at('/etc/haproxy/haproxy.cfg').content };
+      return { name: h.name, address: h.address, keepalivedConf: '/etc/keepalived/keepalived.conf', keepalivedDir: dir, layout: 'files' as const, haproxyCfg: at('/etc/haproxy/haproxy.cfg').content };
     });
     return { cluster: c, peers };
   }
-  const manifest = tree.get('manifests/load-balancer.k8s.yaml') as string;
-  const configMap = manifest.split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'ConfigMap') as { data: Record<string, string> };
-  const daemonSet = manifest.split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'DaemonSet');
   // The files as the kubelet projects them: each key at its item's path, with its mode.
-  const volume = daemonSet.spec.template.spec.volumes.find((v: { configMap?: unknown }) => v.configMap).configMap as { defaultMode?: number; items: { key: string; path: string; mode?: number }[] };
-  const dir = new Map(volume.items.map((i) => [i.path, { content: configMap.data[i.key], mode: i.mode ?? volume.defaultMode ?? 0o644 }]));
-  const peers = c.servers.map((s) => ({ name: s.name, address: s.address, keepalivedConf: `/etc/keepalived/keepalived-${s.name}.conf`, keepalivedDir: dir, haproxyCfg: configMap.data['haproxy.cfg'] }));
+  const dir = configMapVolumeFiles(tree.get('manifests/load-balancer.k8s.yaml') as string, LB_NAMES.daemonSet);
+  const haproxyCfg = dir.get('haproxy.cfg')?.content;
+  if (haproxyCfg === undefined) throw new Error('the load balancer volume has no haproxy.cfg');
+  const peers = c.servers.map((s) => ({ name: s.name, address: s.address, keepalivedConf: `/etc/keepalived/keepalived-${s.name}.conf`, keepalivedDir: dir, layout: 'kubelet' as const, haproxyCfg }));
   return { cluster: c, peers };
 }

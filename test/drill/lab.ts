@@ -36,9 +36,11 @@ async function destroyNamespace(ns: string): Promise<void> {
  * and every host is a namespace with one veth on it. No namespace has a default route
  * or any link to the machine's own network, so traffic never leaves the lab.
  *
- * The lab owns what it makes: namespaces by name, processes by pid. `close()` removes
- * them; a watchdog process removes them too if this process dies without closing
- * (SIGKILL, a crashed test worker), and the next lab removes any a dead run left.
+ * The lab owns what it makes: namespaces by name, processes by pid, and its log
+ * folder. `close()` removes the namespaces and processes (the caller reads the logs,
+ * then removes the folder); a watchdog process removes all three if this process dies
+ * without closing (SIGKILL, an interrupted or crashed test run), and the next lab
+ * removes any namespace a dead run left.
  */
 export class NetnsLab {
   readonly id = `${PREFIX}${process.pid}-`;
@@ -62,8 +64,9 @@ export class NetnsLab {
 for ns in $(ip netns list | awk '{print $1}' | grep '^${this.id}'); do
   for p in $(ip netns pids "$ns"); do kill -9 "$p"; done
   ip netns del "$ns"
-done`;
-    this.watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+done
+rm -rf -- "$1"`;
+    this.watchdog = spawn('sh', ['-c', script, 'lab-watchdog', this.logDir], { detached: true, stdio: 'ignore' });
     this.watchdog.unref();
     const sw = await this.namespace(SWITCH);
     await sh('ip', ['-n', sw, 'link', 'add', BRIDGE, 'type', 'bridge']);

@@ -127,14 +127,12 @@ function prepareJob(opts: ApplyOptions) {
 function applyConfig(opts: ApplyOptions): Run {
   const job = prepareJob(opts);
   const r = spawnSync('sh', [job.script], { encoding: 'utf8', timeout: 60_000, env: job.env });
-  dirs.push(job.dir);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, state: job.state, root: job.root };
 }
 
 /** Runs the job and sends it SIGTERM once it has written the new config (within 20 s). */
 function applyConfigInterrupted(opts: ApplyOptions): Promise<Run> {
   const job = prepareJob(opts);
-  dirs.push(job.dir);
   return new Promise((resolve, reject) => {
     const child = spawn('sh', [job.script], { env: job.env });
     let stdout = '';
@@ -148,8 +146,6 @@ function applyConfigInterrupted(opts: ApplyOptions): Promise<Run> {
     child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ status: code ?? (signal ? 128 : null), stdout, stderr, state: job.state, root: job.root }); });
   });
 }
-const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
 const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
 const config = (r: Run) => read(path.join(r.root, 'etc/rancher/k3s/config.yaml'));
 const restarts = (r: Run) => read(path.join(r.state, 'systemctl.log')).split('\n').filter(Boolean);

@@ -1,14 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { IMAGES } from '../../src/images';
 import { LB_NAMES } from '../../src/names';
-import { renderCheckHaproxy } from '../../src/render/check-haproxy';
+import { CHECK_SHELL, checkHaproxyCommand } from '../../src/render/check-haproxy';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { renderExplain } from '../../src/render/explain';
 import { GOOD, goodFixtures, loadCluster, manifestObjects, parseYaml, runCli, tempDir, treeOf } from '../helpers';
-import { cloudInitSchemaFailures, haproxyFailures, keepalivedFailures, kubernetesSchemaFailures, shellcheckFailures } from '../tools';
+import { configMapVolumeFiles, type VolumeFile } from '../kubelet-volume';
+import { cloudInitSchemaFailures, haproxyFailures, keepalivedFailures, kubernetesSchemaFailures, shellcheckFailures, type KeepalivedDir } from '../tools';
 
 const clusters = goodFixtures().map((f) => loadCluster(f));
 const example = loadCluster(path.join(GOOD, 'ha.yaml'));
@@ -20,50 +21,90 @@ const enterpriseDaemonset = loadCluster(path.join(GOOD, 'enterprise.yaml'), (t) 
 const daemonSet = (c: typeof example) => manifestObjects(treeOf(c)).find((o) => o.kind === 'DaemonSet');
 const configMapData = (c: typeof example): Record<string, string> => manifestObjects(treeOf(c)).find((o) => o.kind === 'ConfigMap' && o.metadata.name === LB_NAMES.configMap).data;
 
-/** Every haproxy.cfg and keepalived.conf the fixtures produce, in either mode. */
+/** The daemonset's ConfigMap volume, as the pod sees it: item paths with their modes. */
+const volumeOf = (c: typeof example) => configMapVolumeFiles(treeOf(c).get('manifests/load-balancer.k8s.yaml') as string, LB_NAMES.daemonSet);
+
+/** The `script` line of a keepalived.conf, split as keepalived splits it (no quote or escape inside the bash word). */
+function checkArgv(conf: string): [string, string, string] {
+  const m = /^ {2}script "(\S+) (-c) '([^'"\\]*)'"$/m.exec(conf);
+  if (!m) throw new Error(`no check of the expected form in:\n${conf}`);
+  return [m[1], m[2], m[3]];
+}
+
+/**
+ * Every haproxy.cfg the fixtures produce, and every keepalived folder as keepalived
+ * sees it: the pod's ConfigMap volume in the kubelet's layout (daemonset mode), or
+ * the LB machines' files (external mode), grouped by the VRRP interface.
+ */
 function allLbConfigs() {
   const haproxy = new Map<string, string>();
-  const keepalived = new Map<string, { iface: string; text: string }>();
+  const keepalived: { iface: string; dir: KeepalivedDir }[] = [];
   for (const c of [...clusters, enterpriseDaemonset]) {
     const tree = treeOf(c);
-    for (const [k, v] of tree) {
-      if (k.endsWith('haproxy.cfg')) haproxy.set(`${c.source}:${k}`, v);
-      if (/keepalived-.*\.conf$/.test(k)) keepalived.set(`${c.source}:${k}`, { iface: c.loadBalancer.interface, text: v });
-    }
+    const iface = c.loadBalancer.interface;
+    for (const [k, v] of tree) if (k.endsWith('haproxy.cfg')) haproxy.set(`${c.source}:${k}`, v);
     if (c.loadBalancer.mode === 'daemonset') {
-      for (const [k, v] of Object.entries(configMapData(c))) {
-        if (k === 'haproxy.cfg') haproxy.set(`${c.source}:configmap:${k}`, v);
-        else if (k.endsWith('.conf')) keepalived.set(`${c.source}:configmap:${k}`, { iface: c.loadBalancer.interface, text: v });
-      }
+      const volume = volumeOf(c);
+      haproxy.set(`${c.source}:configmap:haproxy.cfg`, volume.get('haproxy.cfg')?.content as string);
+      keepalived.push({ iface, dir: { label: `${c.source}:configmap`, layout: 'kubelet', files: volume } });
+    } else if (c.loadBalancer.mode === 'external') {
+      const files = new Map([...tree].filter(([k]) => /^lb\/keepalived-.*\.conf$/.test(k)).map(([k, v]) => [k.slice(3), { content: v, mode: 0o644 }]));
+      keepalived.push({ iface, dir: { label: `${c.source}:lb`, layout: 'files', files } });
     }
   }
   return { haproxy, keepalived };
 }
 
+/** The same folder with one config edited. */
+function withConf(dir: KeepalivedDir, edit: (text: string) => string, extra: ReadonlyMap<string, VolumeFile> = new Map()): KeepalivedDir {
+  const conf = [...dir.files.keys()].find((k) => k.endsWith('.conf')) as string;
+  const files = new Map([...dir.files].filter(([k]) => !k.endsWith('.conf') || k === conf).map(([k, f]) => [k, k === conf ? { ...f, content: edit(f.content) } : f]));
+  return { ...dir, files: new Map([...files, ...extra]) };
+}
+
+/** The daemonset's check as this tool shipped it before: a script in the ConfigMap, run from /etc/keepalived. */
+const OLD_CHECK = new Map([['check-haproxy.sh', { content: '#!/bin/sh\nexec bash -c \'exec 3<>"/dev/tcp/127.0.0.1/$1"\' check-haproxy 8443 2>/dev/null\n', mode: 0o755 }]]);
+const oldCheckLine = (t: string) => t.replace(/^ {2}script .*$/m, '  script "/etc/keepalived/check-haproxy.sh"');
+
 describe('generated LB configuration is accepted by the real tools', () => {
   const { haproxy, keepalived } = allLbConfigs();
+  const daemonsetDir = (keepalived.find((k) => k.dir.layout === 'kubelet') as { iface: string; dir: KeepalivedDir });
 
   test('haproxy -c accepts every haproxy.cfg', async () => {
     expect(haproxy.size).toBeGreaterThanOrEqual(3);
     expect(await haproxyFailures(haproxy)).toEqual([]);
   });
 
-  test('keepalived -t accepts every keepalived.conf, in a namespace that has the interface', async () => {
-    expect(keepalived.size).toBeGreaterThanOrEqual(10);
-    const byIface = new Map<string, Map<string, string>>();
-    for (const [name, { iface, text }] of keepalived) byIface.set(iface, (byIface.get(iface) ?? new Map()).set(name, text));
-    for (const [iface, configs] of byIface) expect(await keepalivedFailures(configs, iface, renderCheckHaproxy(example))).toEqual([]);
+  test('keepalived -t accepts every keepalived.conf with its check, in the pod\'s volume layout or the machine\'s, in a namespace that has the interface', async () => {
+    const confs = keepalived.flatMap((k) => [...k.dir.files.keys()].filter((f) => f.endsWith('.conf')));
+    expect(confs.length).toBeGreaterThanOrEqual(10);
+    expect(keepalived.some((k) => k.dir.layout === 'kubelet') && keepalived.some((k) => k.dir.layout === 'files')).toBe(true);
+    for (const iface of new Set(keepalived.map((k) => k.iface))) {
+      expect(await keepalivedFailures(keepalived.filter((k) => k.iface === iface).map((k) => k.dir), iface)).toEqual([]);
+    }
   });
 
-  test('fails: keepalived -t drops a check script that is not there, and that counts', async () => {
-    const [name, { text, iface }] = [...keepalived][0];
-    const failures = await keepalivedFailures(new Map([[name, text.replace('check-haproxy.sh', 'nosuch.sh')]]), iface, renderCheckHaproxy(example));
+  test('fails: keepalived -t drops a check whose program is not there, and that counts', async () => {
+    const { dir, iface } = daemonsetDir;
+    const failures = await keepalivedFailures([withConf(dir, (t) => t.replace(CHECK_SHELL.daemonset, '/usr/bin/nosuch-bash'))], iface);
     expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/not found|cannot be accessed/i);
+  });
+
+  test('fails: keepalived -t disables the old check script in the kubelet\'s volume layout (0777 root, no sticky bit), not as plain files', async () => {
+    const { dir, iface } = daemonsetDir;
+    const old = withConf(dir, oldCheckLine, OLD_CHECK);
+    const failures = await keepalivedFailures([old], iface);
+    expect(failures).toHaveLength(1);
+    // -t prints the verdict; the drill's keepalived logs the reason ("Unsafe permissions").
+    expect(failures[0]).toContain('Disabling track script chk_haproxy due to insecure');
+    // The same files in a 0755 folder pass: the layout is what keepalived refuses.
+    expect(await keepalivedFailures([{ ...old, layout: 'files' }], iface)).toEqual([]);
   });
 
   test('fails: keepalived -t rejects a config whose interface is absent (the check is real)', async () => {
-    const [name, { text }] = [...keepalived][0];
-    const failures = await keepalivedFailures(new Map([[name, text.replace(/interface \S+/, 'interface nosuch0')]]), 'eth0', renderCheckHaproxy(example));
+    const { dir } = daemonsetDir;
+    const failures = await keepalivedFailures([withConf(dir, (t) => t.replace(/interface \S+/, 'interface nosuch0'))], 'eth0');
     expect(failures).toHaveLength(1);
   });
 
@@ -104,7 +145,7 @@ describe('keepalived.conf', () => {
 
   test('the check connects to HAProxy and has no weight, so a failing holder goes to FAULT and resigns at once', () => {
     for (const t of confs) {
-      expect(t).toContain('script "/etc/keepalived/check-haproxy.sh"');
+      expect(t).toContain(`script "/usr/bin/bash -c 'exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/6443'"`);
       expect(t).not.toMatch(/pidof/); // Debian's pidof is killall5, which keepalived < 2.3 runs under its own name
       expect(t).not.toMatch(/^\s*weight/m);
       expect(field(t, 'interval')).toBe('1');
@@ -113,12 +154,36 @@ describe('keepalived.conf', () => {
     }
   });
 
-  test('the check script passes shellcheck and tests that HAProxy accepts connections on the LB port', async () => {
-    const script = treeOf(enterprise).get('lb/check-haproxy.sh') as string;
-    expect(await shellcheckFailures(new Map([['check-haproxy.sh', script]]))).toEqual([]);
-    expect(script).toContain('/dev/tcp/127.0.0.1/$1');
-    expect(script).toMatch(/^port=6443$/m);
-    expect(configMapData(example)['check-haproxy.sh']).toMatch(/^port=8443$/m);
+  test('the check runs a binary of the image or distribution, never a file of ours, so script security accepts it in a 0777 volume', () => {
+    // keepalived refuses a root script on a path with a group/world-writable directory
+    // (no sticky bit) or a symlinked one; /bin is a symlink on merged-/usr Debian.
+    expect(checkArgv(confs[0])[0]).toBe(CHECK_SHELL.external);
+    expect(CHECK_SHELL.external.startsWith('/usr/')).toBe(true);
+    for (const t of Object.values(configMapData(example)).filter((v) => v.includes('vrrp_script'))) {
+      expect(checkArgv(t)[0]).toBe(CHECK_SHELL.daemonset);
+      expect(t).not.toContain('/etc/keepalived/');
+    }
+    expect(Object.keys(configMapData(example)).filter((k) => !k.endsWith('.conf') && k !== 'haproxy.cfg')).toEqual([]);
+  });
+
+  test('the check passes shellcheck as bash and tests that HAProxy accepts connections on the LB port', async () => {
+    const [, , body] = checkArgv(confs[0]);
+    expect(body).toBe(checkHaproxyCommand(6443));
+    expect(checkArgv(configMapData(example)['keepalived-master-1.conf'])[2]).toBe(checkHaproxyCommand(8443));
+    expect(await shellcheckFailures(new Map([['check', body]]), 'bash')).toEqual([]);
+  });
+
+  test('the check exits 0 while something accepts on the port and 1 once nothing does, silently', async () => {
+    const [shell, flag, body] = checkArgv(confs[0]);
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const check = () => new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(shell, [flag, body.replace('/6443', `/${port}`)], { timeout: 5000 }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr }));
+    });
+    expect(await check()).toEqual({ code: 0, stderr: '' });
+    await new Promise((r) => server.close(r));
+    expect(await check()).toEqual({ code: 1, stderr: '' });
   });
 
   test('holds the endpoint VIP on the configured interface and router id, talking unicast to its peers', () => {
@@ -182,10 +247,10 @@ describe('the daemonset load balancer', () => {
   });
 
   test('one keepalived config per server, chosen by the pod\'s node name', () => {
-    expect(Object.keys(configMapData(example)).sort()).toEqual(['check-haproxy.sh', 'haproxy.cfg', 'keepalived-master-1.conf', 'keepalived-master-2.conf', 'keepalived-master-3.conf']);
-    // keepalived skips an executable config file and runs only an executable check.
+    expect(Object.keys(configMapData(example)).sort()).toEqual(['haproxy.cfg', 'keepalived-master-1.conf', 'keepalived-master-2.conf', 'keepalived-master-3.conf']);
+    // keepalived skips an executable config file; the volume holds nothing it runs.
     const volume = daemonSet(example).spec.template.spec.volumes.find((v: { configMap?: unknown }) => v.configMap).configMap;
-    for (const item of volume.items) expect([item.key, item.mode]).toEqual([item.key, item.key === 'check-haproxy.sh' ? 0o755 : 0o644]);
+    for (const item of volume.items) expect([item.key, item.mode]).toEqual([item.key, 0o644]);
     const keepalived = daemonSet(example).spec.template.spec.containers.find((c: { name: string }) => c.name === 'keepalived');
     expect(keepalived.command.join(' ')).toContain('keepalived-${NODE_NAME}.conf');
     expect(keepalived.env[0].valueFrom.fieldRef.fieldPath).toBe('spec.nodeName');
@@ -196,11 +261,13 @@ describe('modes', () => {
   test('external: files for the LB machines, no LB objects in the cluster', () => {
     const tree = treeOf(enterprise);
     expect([...tree.keys()].filter((k) => k.startsWith('lb/')).sort()).toEqual([
-      'lb/check-haproxy.sh', 'lb/haproxy.cfg', 'lb/keepalived-lb-1.conf', 'lb/keepalived-lb-2.conf', 'lb/lb-1/user-data.yaml', 'lb/lb-2/user-data.yaml',
+      'lb/haproxy.cfg', 'lb/keepalived-lb-1.conf', 'lb/keepalived-lb-2.conf', 'lb/lb-1/user-data.yaml', 'lb/lb-2/user-data.yaml',
     ]);
     expect(manifestObjects(tree).find((o) => o.kind === 'DaemonSet')).toBeUndefined();
     const ud = parseYaml(tree.get('lb/lb-1/user-data.yaml') as string);
     expect(ud.packages).toEqual(['haproxy', 'keepalived']);
+    // The check is keepalived.conf's own line: no script file to install or keep executable.
+    expect(ud.write_files.map((f: { path: string }) => f.path).sort()).toEqual(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf']);
     expect(ud.write_files.find((f: { path: string }) => f.path === '/etc/haproxy/haproxy.cfg').content).toBe(tree.get('lb/haproxy.cfg'));
     expect(ud.write_files.find((f: { path: string }) => f.path === '/etc/keepalived/keepalived.conf').content).toBe(tree.get('lb/keepalived-lb-1.conf'));
   });

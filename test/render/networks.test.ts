@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { GOOD, loadCluster, manifestObjects, parseYaml, treeOf } from '../helpers';
+import { LB_NAMES } from '../../src/names';
+import { configMapVolumeFiles } from '../kubelet-volume';
 import { haproxyFailures, keepalivedFailures } from '../tools';
 
 const ipv6 = loadCluster(path.join(GOOD, 'ipv6.yaml'));
@@ -31,7 +33,9 @@ describe('IPv6 and dual-stack', () => {
     expect(conf).toMatch(/virtual_ipaddress \{\n\s+fd00:10::100\n/);
     expect(conf).toMatch(/unicast_src_ip fd00:10::11\n/);
     expect(conf).toMatch(/unicast_peer \{\n\s+fd00:10::12\n\s+fd00:10::13\n/);
-    expect(await keepalivedFailures(new Map([['v6-1', conf]]), 'eth0', data['check-haproxy.sh'])).toEqual([]);
+    const volume = configMapVolumeFiles(treeOf(ipv6).get('manifests/load-balancer.k8s.yaml') as string, LB_NAMES.daemonSet);
+    expect(volume.get('keepalived-v6-1.conf')?.content).toBe(conf);
+    expect(await keepalivedFailures([{ label: 'ipv6:configmap', layout: 'kubelet', files: volume }], 'eth0')).toEqual([]);
   });
 
   test('a dual-stack LB peer talks VRRP from its address in the VIP\'s family', () => {
