@@ -258,6 +258,7 @@ offsite_gate() {
 # A K3s upgrade of this server: under the lock, the gate, a recent off-node copy, a
 # snapshot to go back to, then k3s-upgrade's own binary swap and restart, and health.
 if [ -n "\${K3S_UPGRADE:-}" ]; then
+  quorum_gate
   take_restart_lock "K3s upgrade to \${SYSTEM_UPGRADE_PLAN_LATEST_VERSION:-a new version}"
   quorum_gate
   offsite_gate
@@ -382,7 +383,10 @@ if [ -n "$url" ] && [ "$url" != "$(sed -n 's/^server: *//p' "$current")" ]; then
   log "the new server URL $url answers"
 fi
 
+# The gate before the lock too: a sick cluster fails the job at once, naming the member,
+# instead of in the lock's own call to etcd, and no job waits in line behind it.
 if [ "$ROLE" = server ]; then
+  quorum_gate
   take_restart_lock "config change: $changed"
   quorum_gate
   still_locked

@@ -110,7 +110,8 @@ rm -rf -- "$1"`;
     this.processes.add(child);
     child.on('exit', (code, signal) => {
       this.processes.delete(child);
-      fs.appendFileSync(log, `[drill] pid ${child.pid} exited: code ${code} signal ${signal}\n`);
+      // The log's folder may be gone already: test/setup.ts removes it after the file's tests.
+      try { fs.appendFileSync(log, `[drill] pid ${child.pid} exited: code ${code} signal ${signal}\n`); } catch { /* gone */ }
     });
     return child;
   }
