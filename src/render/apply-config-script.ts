@@ -156,16 +156,26 @@ list_members() {
   [ -n "$endpoints" ] || fail "the local etcd member at $LOCAL_ETCD listed no running member; nothing was changed"
 }
 
+# One health round over every member the local member lists: sets \`sick\` (those that
+# are not healthy voting members, named) and \`healthy_endpoints\` (the client URLs of the
+# rest, comma-separated).
+check_members() {
+  list_members
+  health=$(etcd_ctl --endpoints="$endpoints" endpoint health 2>&1 || true)
+  sick=$blocked
+  healthy_endpoints=""
+  for member in $started; do
+    if echo "$health" | grep -qF "\${member#*=} is healthy"; then healthy_endpoints="$healthy_endpoints,\${member#*=}"
+    else sick="$sick \${member%%=*} (\${member#*=})"; fi
+  done
+  healthy_endpoints=\${healthy_endpoints#,}
+}
+
 # Every member etcd lists must be a healthy voting member, not just those the cluster
 # file names: a server committed but not booted yet is no member and must not block
 # the others, and one added but not running counts against quorum.
 quorum_gate() {
-  list_members
-  health=$(etcd_ctl --endpoints="$endpoints" endpoint health 2>&1 || true)
-  sick=$blocked
-  for member in $started; do
-    echo "$health" | grep -qF "\${member#*=} is healthy" || sick="$sick \${member%%=*} (\${member#*=})"
-  done
+  check_members
   [ -z "$sick" ] || fail "etcd member(s) not healthy:$sick; restarting $NODE_NAME now could lose quorum. Nothing was changed"
   log "every etcd member is healthy: $(echo "$started" | sed 's/=.*//' | sort | tr '\\n' ' ')"
 }
@@ -177,14 +187,17 @@ quorum_gate() {
 # The holder's name is advice for the log: a serializable read, which any member answers
 # from its own copy even while the cluster elects a leader.
 lock_holder() { etcd_ctl --endpoints="$endpoints" get --consistency=s --print-value-only "$LOCK_NAME-holder" 2>/dev/null | grep . || echo "a job that has not named itself yet"; }
+# The lock is taken through the members that answer now: one that is down (another
+# server restarting) must not make this job fail instead of waiting its turn.
 take_restart_lock() {
-  list_members
+  check_members
+  if [ -n "$healthy_endpoints" ]; then endpoints=$healthy_endpoints; fi
   lock_log=$(mktemp)
   (etcd_exec=1; etcd_ctl --endpoints="$endpoints" lock --ttl="$LOCK_TTL" "$LOCK_NAME") >"$lock_log" 2>&1 &
   lock_pid=$!
   ticks=0
   until grep -q "^$LOCK_NAME/" "$lock_log"; do
-    kill -0 "$lock_pid" 2>/dev/null || { lock_pid=""; fail "could not take the restart lock ($(tail -n 1 "$lock_log")); nothing was changed"; }
+    kill -0 "$lock_pid" 2>/dev/null || { lock_pid=""; fail "could not take the restart lock ($(tail -n 1 "$lock_log"))\${sick:+; etcd member(s) not healthy:$sick}; nothing was changed"; }
     [ $((ticks / 5)) -lt "$LOCK_TIMEOUT" ] || fail "waited \${LOCK_TIMEOUT}s for the restart lock, held by $(lock_holder); nothing was changed"
     if [ $((ticks % 150)) -eq 5 ]; then log "waiting for the cluster-wide restart lock, held by $(lock_holder)"; fi
     pause 0.2
@@ -258,7 +271,6 @@ offsite_gate() {
 # A K3s upgrade of this server: under the lock, the gate, a recent off-node copy, a
 # snapshot to go back to, then k3s-upgrade's own binary swap and restart, and health.
 if [ -n "\${K3S_UPGRADE:-}" ]; then
-  quorum_gate
   take_restart_lock "K3s upgrade to \${SYSTEM_UPGRADE_PLAN_LATEST_VERSION:-a new version}"
   quorum_gate
   offsite_gate
@@ -383,10 +395,7 @@ if [ -n "$url" ] && [ "$url" != "$(sed -n 's/^server: *//p' "$current")" ]; then
   log "the new server URL $url answers"
 fi
 
-# The gate before the lock too: a sick cluster fails the job at once, naming the member,
-# instead of in the lock's own call to etcd, and no job waits in line behind it.
 if [ "$ROLE" = server ]; then
-  quorum_gate
   take_restart_lock "config change: $changed"
   quorum_gate
   still_locked

@@ -72,7 +72,12 @@ const at = (job: Job, text: string) => job.lines.find((l) => l.line.includes(tex
 
 /** Each job's stretch from passing the gate to healthy again, printed as a timeline. */
 function timeline(title: string, named: [string, Job][], t0: number): { node: string; gate: number; healthy: number }[] {
-  const rows = named.map(([node, job]) => ({ node, lock: at(job, 'holds the cluster-wide restart lock'), gate: at(job, 'every etcd member is healthy'), restart: at(job, 'restarting k3s'), healthy: at(job, 'healthy with the new') }));
+  const rows = named.map(([node, job]) => {
+    const lock = at(job, 'holds the cluster-wide restart lock');
+    // The gate that counts is the one run holding the lock.
+    const gate = job.lines.find((l) => lock !== undefined && l.at >= lock && l.line.includes('every etcd member is healthy'))?.at;
+    return { node, lock, gate, restart: at(job, 'restarting k3s'), healthy: at(job, 'healthy with the new') };
+  });
   const s = (t?: number) => (t === undefined ? '-' : `${((t - t0) / 1000).toFixed(1)}s`);
   process.stdout.write(`\n${title}\n${'node'.padEnd(10)} ${'lock'.padStart(7)} ${'gate'.padStart(7)} ${'restart'.padStart(7)} ${'healthy'.padStart(7)}\n${rows.map((r) => `${r.node.padEnd(10)} ${s(r.lock).padStart(7)} ${s(r.gate).padStart(7)} ${s(r.restart).padStart(7)} ${s(r.healthy).padStart(7)}`).join('\n')}\n`);
   return rows.map((r) => ({ node: r.node, gate: r.gate ?? NaN, healthy: r.healthy ?? NaN }));
