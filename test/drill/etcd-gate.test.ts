@@ -173,7 +173,7 @@ describe('the quorum gate over gRPC', () => {
     }
   }, 90_000);
 
-  test('fails: a member nobody reaches (its link down) halts the server within 15 s', async () => {
+  test('fails: a member nobody reaches (its link down) halts the server within 20 s (two health rounds, each within etcdctl's 3 s dial and 5 s command timeouts)', async () => {
     const [, m2, m3] = etcd.members;
     await etcd.link(m3, 'down');
     try {
@@ -183,7 +183,7 @@ describe('the quorum gate over gRPC', () => {
       const took = Date.now() - t0;
       process.stdout.write(`\ngate with ${m3.node} unreachable: halted after ${(took / 1000).toFixed(1)} s\n`);
       expect(job.stderr).toContain(`etcd member(s) not healthy: ${m3.name} (${m3.clientUrl})`);
-      expect(took).toBeLessThan(15_000);
+      expect(took).toBeLessThan(20_000);
     } finally {
       await etcd.link(m3, 'up');
       await etcd.waitHealthy(etcd.members, 30_000);
