@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { APPLY_CONFIG_SCRIPT } from '../../src/render/apply-config-script';
-import { hasCommand, tempDir } from '../helpers';
+import { goodFixtures, hasCommand, loadCluster, tempDir, treeOf } from '../helpers';
 import { shellcheckFailures } from '../tools';
 
 /**
@@ -305,6 +305,16 @@ describe('the day-2 apply script', () => {
     expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
     expect(read(path.join(r.state, 'lock.log'))).toContain('unlock');
   });
+});
+
+test('no node-side script or command in any tree asks etcd over HTTP: K3s serves only gRPC on 2379', () => {
+  for (const file of goodFixtures()) {
+    for (const [name, text] of treeOf(loadCluster(file))) {
+      // An HTTP client on a line naming etcd's port or its HTTP paths (/health, the /v3 JSON gateway).
+      const http = text.split('\n').filter((line) => /curl|wget/.test(line) && /:2379|\/health\b|\/v3\//.test(line));
+      expect({ file: `${path.basename(file)}: ${name}`, http }).toEqual({ file: `${path.basename(file)}: ${name}`, http: [] });
+    }
+  }
 });
 
 describe('in busybox alone, the shell and tools of the job\'s images', () => {
