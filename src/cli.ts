@@ -107,7 +107,7 @@ function synth(args: string[], io: Io): number {
     io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npx k3s-gitops synth\` and commit dist/`);
     return EXIT.invalid;
   }
-  const written = writeTree(outDir, tree, scope);
+  const written = writeTree(outDir, tree, scope, io.cwd);
   for (const c of clusters) {
     const count = [...tree.keys()].filter((k) => k.startsWith(`${c.name}/`)).length;
     io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files${written ? '' : ', unchanged'})`);
