@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { CommittedCluster } from './history/committed';
 import { checkAgainstCommitted } from './history/rules';
 import { planCluster, type ClusterPlan } from './history/plan';
-import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics, type SourceFile } from './spec';
+import { type Diagnostic, hasErrors, locate, parseClusterFile, type ParsedClusterFile, sortDiagnostics, type SourceFile } from './spec';
+import { joinTokensIn } from './spec/secrets';
 import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
@@ -40,10 +41,23 @@ export class UsageError extends Error {}
  */
 export function analyzeSpec(source: string, text: string): AnalyzedSpec {
   const parsed = parseClusterFile(source, text);
-  if (!parsed.cluster) return { file: source, source: parsed.source, diagnostics: parsed.diagnostics };
+  const tokens = plantedTokens(parsed, text);
+  if (!parsed.cluster) return { file: source, source: parsed.source, diagnostics: [...parsed.diagnostics, ...tokens] };
   const cluster = resolveCluster(parsed.cluster, source);
-  const diagnostics = checkRules(cluster).map((f) => locate(parsed.source, f));
+  const ruled = checkRules(cluster).map((f) => locate(parsed.source, f));
+  // A rule that already refuses the key (SECRET_IN_CONFIG for an inline token) says it.
+  const diagnostics = [...ruled, ...tokens.filter((t) => !ruled.some((d) => d.code === t.code && d.pointer === t.pointer))];
   return hasErrors(diagnostics) ? { file: source, source: parsed.source, diagnostics } : { file: source, source: parsed.source, cluster, diagnostics };
+}
+
+/**
+ * K3s join tokens written anywhere in a well-formed file, each a SECRET_IN_CONFIG: one
+ * in a cloud-init command or a label would be committed in dist/. Most files hold no
+ * "K10" at all, and skip the walk.
+ */
+function plantedTokens(parsed: ParsedClusterFile, text: string): Diagnostic[] {
+  if (parsed.source.doc.errors.length > 0 || !/K10[0-9a-f]{16}/i.test(text)) return [];
+  return joinTokensIn(parsed.source.doc).map((f) => locate(parsed.source, f));
 }
 
 /** The path as it appears in messages and generated files: relative to the repository root, POSIX style. */
