@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import {
   allDiagnostics, analyzeFiles, analyzeSpec, planClusters, checkOutDir, checkOutDirOwned, checkAgainstCommittedTrees, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
-import { formatDiagnostic, hasErrors } from './spec/diagnostics';
+import { formatDiagnostic, hasErrors, redactTokens } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
@@ -107,7 +107,7 @@ function synth(args: string[], io: Io): number {
     io.err(`${drift.length} file(s) differ from what the specs compile to; run \`npx k3s-gitops synth\` and commit dist/`);
     return EXIT.invalid;
   }
-  const written = writeTree(outDir, tree, scope);
+  const written = writeTree(outDir, tree, scope, io.cwd);
   for (const c of clusters) {
     const count = [...tree.keys()].filter((k) => k.startsWith(`${c.name}/`)).length;
     io.out(`${c.source} -> ${path.relative(io.cwd, path.join(outDir, c.name))}/ (${count} files${written ? '' : ', unchanged'})`);
@@ -375,9 +375,22 @@ function images(args: string[], io: Io): number {
 
 const COMMANDS: Record<string, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema, images };
 
-/** Runs the CLI; returns the exit code. Never throws for a user mistake. */
-export function main(argv: string[], io: Io): number {
+/** The commands whose stdout is a secret by design: seed's user-data carries the token, kubeconfig's the client key. */
+const PRINTS_SECRETS: ReadonlySet<string> = new Set(['seed', 'kubeconfig']);
+
+/**
+ * Runs the CLI; returns the exit code. Never throws for a user mistake. Nothing it
+ * prints on stderr (which a fleet's CI posts on pull requests), nor on stdout but
+ * where the secret is the output, holds a token-shaped string: not one given as an
+ * argument, nor one read from a committed tree.
+ */
+export function main(argv: string[], unsafe: Io): number {
   const [command, ...rest] = argv;
+  const io: Io = {
+    ...unsafe,
+    out: PRINTS_SECRETS.has(command) ? unsafe.out : (t) => unsafe.out(redactTokens(t)),
+    err: (t) => unsafe.err(redactTokens(t)),
+  };
   if (command === '--version' || command === '-v') {
     io.out(packageVersion());
     return EXIT.ok;
@@ -409,7 +422,7 @@ if (require.main === module) {
     process.exitCode = main(process.argv.slice(2), io);
   } catch (e) {
     // A bug, not a user mistake: still one line, no stack, unless asked for.
-    io.err(`k3s-gitops: internal error: ${(e as Error).message}${process.env.K3S_GITOPS_DEBUG ? `\n${(e as Error).stack}` : ' (set K3S_GITOPS_DEBUG=1 for details)'}`);
+    io.err(redactTokens(`k3s-gitops: internal error: ${(e as Error).message}${process.env.K3S_GITOPS_DEBUG ? `\n${(e as Error).stack}` : ' (set K3S_GITOPS_DEBUG=1 for details)'}`));
     process.exitCode = 70;
   }
 }

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { CommittedCluster } from './history/committed';
 import { checkAgainstCommitted } from './history/rules';
 import { planCluster, type ClusterPlan } from './history/plan';
-import { type Diagnostic, hasErrors, locate, parseClusterFile, sortDiagnostics, type SourceFile } from './spec';
+import { type Diagnostic, hasErrors, locate, parseClusterFile, type ParsedClusterFile, sortDiagnostics, type SourceFile } from './spec';
+import { joinTokensIn } from './spec/secrets';
 import { checkRules } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
@@ -40,10 +41,23 @@ export class UsageError extends Error {}
  */
 export function analyzeSpec(source: string, text: string): AnalyzedSpec {
   const parsed = parseClusterFile(source, text);
-  if (!parsed.cluster) return { file: source, source: parsed.source, diagnostics: parsed.diagnostics };
+  const tokens = plantedTokens(parsed, text);
+  if (!parsed.cluster) return { file: source, source: parsed.source, diagnostics: [...parsed.diagnostics, ...tokens] };
   const cluster = resolveCluster(parsed.cluster, source);
-  const diagnostics = checkRules(cluster).map((f) => locate(parsed.source, f));
+  const ruled = checkRules(cluster).map((f) => locate(parsed.source, f));
+  // A rule that already refuses the key (SECRET_IN_CONFIG for an inline token) says it.
+  const diagnostics = [...ruled, ...tokens.filter((t) => !ruled.some((d) => d.code === t.code && d.pointer === t.pointer))];
   return hasErrors(diagnostics) ? { file: source, source: parsed.source, diagnostics } : { file: source, source: parsed.source, cluster, diagnostics };
+}
+
+/**
+ * K3s join tokens written anywhere in a well-formed file, each a SECRET_IN_CONFIG: one
+ * in a cloud-init command or a label would be committed in dist/. Most files hold no
+ * "K10" at all, and skip the walk.
+ */
+function plantedTokens(parsed: ParsedClusterFile, text: string): Diagnostic[] {
+  if (parsed.source.doc.errors.length > 0 || !/K10[0-9a-f]{16}/i.test(text)) return [];
+  return joinTokensIn(parsed.source.doc).map((f) => locate(parsed.source, f));
 }
 
 /** The path as it appears in messages and generated files: relative to the repository root, POSIX style. */
@@ -245,12 +259,6 @@ export function driftedPaths(outDir: string, tree: FileTree, scope: Scope): Drif
   ));
 }
 
-/** Whether the tree on disk is exactly `tree`, within scope. */
-export function treeMatches(outDir: string, tree: FileTree, scope: Scope): boolean {
-  if (!fs.existsSync(outDir) || fs.lstatSync(outDir).isSymbolicLink()) return false;
-  return compareTrees(readTree(outDir), tree, scope).length === 0;
-}
-
 /** Puts back the previous tree if an earlier run died between its two renames. */
 export function recoverInterruptedWrite(outDir: string): void {
   const parent = path.dirname(outDir);
@@ -319,16 +327,40 @@ function isClusterFolder(dir: string): boolean {
   }
 }
 
+/** Whether a file's text is one k3s-gitops wrote: the generated-by line opens it, or follows `#cloud-config`. */
+export function isGeneratedFile(content: string): boolean {
+  return content.split('\n', 2).some((line) => line.startsWith(`# ${GENERATED_MARK}`) || line.startsWith(`<!-- ${GENERATED_MARK}`));
+}
+
+/**
+ * The files in the folders a write replaces that k3s-gitops did not write, sorted: a
+ * regular file without the generated-by line. A symlink is replaced, never followed,
+ * so replacing it loses nothing.
+ */
+function foreignFiles(current: ReadonlyMap<string, string>, scope: Scope): string[] {
+  return [...current].filter(([rel, content]) => inScope(scope, rel) && content !== NOT_A_FILE && !isGeneratedFile(content)).map(([rel]) => rel).sort();
+}
+
 /**
  * Replaces the out dir in one step: the new tree is built in a sibling folder and
  * swapped in with renames, so a failed or killed run leaves the old tree whole.
  * Folders outside `scope` are carried over unchanged. When the tree on disk already
  * is the new one (most runs in CI and pre-commit), nothing is written; returns
- * whether anything was.
+ * whether anything was. Refuses, writing nothing, when a folder it would replace
+ * holds a file it did not write (a `terraform.tfstate`, notes): that file would go
+ * with the folder. `cwd` is what the refusal's paths are relative to.
  */
-export function writeTree(outDir: string, tree: FileTree, scope: Scope): boolean {
+export function writeTree(outDir: string, tree: FileTree, scope: Scope, cwd: string = process.cwd()): boolean {
   recoverInterruptedWrite(outDir);
-  if (treeMatches(outDir, tree, scope)) return false;
+  // A symlinked out dir is replaced by a real folder; what it points to is never read.
+  const current = fs.existsSync(outDir) && !fs.lstatSync(outDir).isSymbolicLink() ? readTree(outDir) : undefined;
+  if (current && compareTrees(current, tree, scope).length === 0) return false;
+  const foreign = current ? foreignFiles(current, scope) : [];
+  if (foreign.length > 0) {
+    const shown = path.relative(cwd, outDir) || '.';
+    const list = `${foreign.slice(0, 3).map((f) => `"${f}"`).join(', ')}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}`;
+    throw new UsageError(`${shown} holds ${list}, which k3s-gitops did not write (no generated-by line); synth replaces each cluster's folder whole, so move ${foreign.length > 1 ? 'them' : 'it'} elsewhere first. Nothing written`);
+  }
   const parent = path.dirname(outDir);
   const base = path.basename(outDir);
   fs.mkdirSync(parent, { recursive: true });

@@ -128,3 +128,61 @@ describe('the CLI', () => {
     expect(strip(fs.readFileSync(path.join(ROOT, 'clusters', 'example.yaml'), 'utf8'))).toBe(strip(fs.readFileSync(path.join(GOOD, 'ha.yaml'), 'utf8')));
   });
 });
+
+/** Every file under a folder with its content: what a refused run must leave as it was. */
+function snapshotTree(dir: string): Record<string, string> {
+  return Object.fromEntries(listTree(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+}
+
+describe('synth never deletes a file it did not write', () => {
+  // A cluster's folder is replaced whole; a file without the generated-by line in it is someone else's.
+  const STATE = '{"version": 4, "resources": []}\n';
+
+  test.each([
+    ['synth SPEC --out DIR', ['synth', 'clusters/ha.yaml', '--out', 'out']],
+    ['synth --out DIR', ['synth', '--out', 'out']],
+    ['synth SPEC', ['synth', 'clusters/ha.yaml']],
+  ])('fails: %s refuses a cluster folder holding a file it did not write, names it and writes nothing', (_form, args) => {
+    const dir = project([path.join(GOOD, 'ha.yaml')]);
+    const out = path.join(dir, args.includes('out') ? 'out' : 'dist');
+    expect(runCli(['synth', '--out', path.relative(dir, out)], { cwd: dir }).status).toBe(0);
+    fs.writeFileSync(path.join(out, 'example', 'terraform.tfstate'), STATE);
+    fs.mkdirSync(path.join(out, 'example', 'notes'));
+    fs.writeFileSync(path.join(out, 'example', 'notes', 'todo.md'), 'call the DC\n');
+    // A change to the spec, so the run has something to write.
+    const spec = path.join(dir, 'clusters', 'ha.yaml');
+    fs.writeFileSync(spec, fs.readFileSync(spec, 'utf8').replace('retention: 7', 'retention: 9'));
+    const before = snapshotTree(out);
+    const r = runCli(args, { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('"example/notes/todo.md", "example/terraform.tfstate"');
+    expect(r.stderr).toContain('which k3s-gitops did not write');
+    expect(snapshotTree(out)).toEqual(before);
+    expect(fs.readdirSync(dir).sort()).toEqual([...new Set(['clusters', path.basename(out)])].sort());
+  });
+
+  test('a cluster folder it wrote is replaced: files edited by hand, and files the spec no longer makes, are its own', () => {
+    const dir = project([path.join(GOOD, 'ha.yaml')]);
+    expect(runCli(['synth', 'clusters/ha.yaml', '--out', 'out'], { cwd: dir }).status).toBe(0);
+    const config = path.join(dir, 'out', 'example', 'nodes', 'master-1', 'config.yaml');
+    fs.appendFileSync(config, 'debug: true\n');
+    const spec = path.join(dir, 'clusters', 'ha.yaml');
+    fs.writeFileSync(spec, fs.readFileSync(spec, 'utf8').replace(/^ {4}- \{ name: worker-2.*\n/m, ''));
+    const r = runCli(['synth', 'clusters/ha.yaml', '--out', 'out'], { cwd: dir });
+    expect(r.stderr).not.toContain('did not write');
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(config, 'utf8')).not.toContain('debug: true');
+    expect(fs.existsSync(path.join(dir, 'out', 'example', 'nodes', 'worker-2'))).toBe(false);
+  });
+
+  test('--check is unaffected: a file it did not write is drift, listed, and left alone', () => {
+    const dir = project([path.join(GOOD, 'ha.yaml')]);
+    expect(runCli(['synth'], { cwd: dir }).status).toBe(0);
+    const state = path.join(dir, 'dist', 'example', 'terraform.tfstate');
+    fs.writeFileSync(state, STATE);
+    const r = runCli(['synth', 'clusters/ha.yaml', '--check'], { cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('removed  dist/example/terraform.tfstate');
+    expect(fs.readFileSync(state, 'utf8')).toBe(STATE);
+  });
+});

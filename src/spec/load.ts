@@ -4,7 +4,8 @@ import { YAML } from '../yaml';
 
 const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = YAML;
 import { type Diagnostic, type Finding, pointer, pointerSegments, show } from './diagnostics';
-import { DNS_LABEL, DNS_SUBDOMAIN } from './schema';
+import { DNS_LABEL, DNS_SUBDOMAIN, NODE_PATH } from './schema';
+import { redactDiagnostic } from './secrets';
 import type { ClusterFile } from './types';
 
 /** The most aliases a file may expand: blocks "billion laughs" documents. */
@@ -47,12 +48,13 @@ export function parseClusterFile(file: string, text: string): ParsedClusterFile 
   const diagnostics: Diagnostic[] = [];
   const at = (offset: number) => lineCounter.linePos(offset);
 
+  // The yaml library's messages may quote the source (a tag, an alias): redacted like the rest.
   for (const problem of [...doc.errors, ...doc.warnings]) {
     const { line, col } = at(problem.pos[0]);
-    diagnostics.push({
+    diagnostics.push(redactDiagnostic({
       code: `YAML_${problem.code}`, severity: 'error', file, pointer: '', line, col,
       message: problem.message.split('\n')[0],
-    });
+    }, doc));
   }
   if (diagnostics.length > 0) return { source, diagnostics };
 
@@ -62,7 +64,7 @@ export function parseClusterFile(file: string, text: string): ParsedClusterFile 
   } catch (e) {
     return {
       source,
-      diagnostics: [{ code: 'YAML_ALIAS_LIMIT', severity: 'error', file, pointer: '', line: 1, col: 1, message: `${(e as Error).message.split('\n')[0]}; at most ${MAX_ALIAS_COUNT} aliases are expanded` }],
+      diagnostics: [redactDiagnostic({ code: 'YAML_ALIAS_LIMIT', severity: 'error', file, pointer: '', line: 1, col: 1, message: `${(e as Error).message.split('\n')[0]}; at most ${MAX_ALIAS_COUNT} aliases are expanded` }, doc)],
     };
   }
   const findings = validateSchema(value).flatMap(findingFromSchemaError);
@@ -70,14 +72,17 @@ export function parseClusterFile(file: string, text: string): ParsedClusterFile 
   return diagnostics.length > 0 ? { source, diagnostics } : { source, cluster: value as ClusterFile, diagnostics };
 }
 
-/** Places a finding at the line and column of the node its pointer names. */
+/**
+ * Places a finding at the line and column of the node its pointer names. Every finding
+ * becomes a diagnostic here, so every one is redacted here (see `redactDiagnostic`).
+ */
 export function locate(source: SourceFile, finding: Finding): Diagnostic {
   const offset = offsetOf(source.doc, finding.pointer, finding.atKey ?? false);
   const { line, col } = source.lineCounter.linePos(offset);
-  return {
+  return redactDiagnostic({
     code: finding.code, severity: finding.severity ?? 'error', file: source.file,
     pointer: finding.pointer, message: finding.message, line, col,
-  };
+  }, source.doc);
 }
 
 /** Walks the document along a pointer; stops at the deepest node that exists. */
@@ -107,13 +112,14 @@ function offsetOf(doc: Document.Parsed, ptr: string, atKey: boolean): number {
 const PATTERN_MEANING: Record<string, string> = {
   [DNS_LABEL]: 'a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit',
   [DNS_SUBDOMAIN]: 'a DNS-1123 subdomain: lowercase letters, digits, "-" and ".", each part starting and ending with a letter or digit',
+  [NODE_PATH]: 'an absolute path on the node, without spaces, such as /etc/rancher/k3s/token (the file holds the secret; the cluster file only names it)',
 };
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${show(value)}`;
+  return `a ${typeof value} ${show(value)}`;
 }
 
 /** Edits (insert, delete, substitute, swap two neighbours) from a to b, ignoring case. */

@@ -50,7 +50,9 @@ const node: JSONSchemaType<NodeSpec> = {
   },
 };
 
-const nodePath = { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true } as const;
+/** An absolute path on a node: where a secret lives, never the secret. */
+export const NODE_PATH = '^/[^\\s]*$';
+const nodePath = { type: 'string', pattern: NODE_PATH, maxLength: 4096, nullable: true } as const;
 const registryName = { pattern: '^(\\*|[A-Za-z0-9.-]+(:[0-9]{1,5})?)$', maxLength: 253 } as const;
 
 const registries: JSONSchemaType<RegistriesSpec | undefined> & { nullable: true } = {
@@ -212,8 +214,8 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           required: [],
           nullable: true,
           properties: {
-            file: { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true },
-            agentFile: { type: 'string', pattern: '^/[^\\s]*$', maxLength: 4096, nullable: true },
+            file: nodePath,
+            agentFile: nodePath,
           },
         },
         nodes: { type: 'array', items: node, minItems: 1, maxItems: 5000 },
