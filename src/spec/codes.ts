@@ -37,7 +37,7 @@ export const DIAGNOSTIC_CODES: readonly CodeGroup[] = [
   { codes: ['S3_ENDPOINT'], rule: 'S3 endpoints are `host[:port]`: K3s hands them to its S3 client as is and picks the scheme from `insecure`' },
   { codes: ['S3_CONFIG_SECRET_UNSUPPORTED'], rule: '`etcd.s3.configSecret` on a K3s release that does not read it (before v1.28.13, v1.29.8, v1.30.4)' },
   { codes: ['INVALID_TIME_ZONE'], rule: '`backup.timeZone` is not an IANA zone name' },
-  { codes: ['SECRET_IN_CONFIG'], rule: 'a key that carries a secret (`token`, `agent-token`, `etcd-s3-secret-key`, ..., or a registry `username`/`password`/`auth`/`token` written inline): `dist/` is committed' },
+  { codes: ['SECRET_IN_CONFIG'], rule: 'a key that carries a secret (`token`, `agent-token`, `etcd-s3-secret-key`, ..., or a registry `username`/`password`/`auth`/`token` written inline), or a string shaped like a K3s join token anywhere in the file (a cloud-init command, a label): `dist/` is committed' },
   { codes: ['BACKUP_TARGET_KIND'], rule: 'a backup target must have exactly one of `nfs` or `s3`' },
   { codes: ['AGENT_TOKEN_FILE'], rule: '`token.agentFile` is the server token\'s file' },
   { codes: ['REGISTRY_AUTH', 'INVALID_REGISTRY'], rule: 'basic auth comes as `username_file` and `password_file` together, or `auth_file`; `systemDefaultRegistry` is `host[:port]`' },
