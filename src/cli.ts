@@ -325,6 +325,13 @@ function init(args: string[], io: Io): number {
     fs.writeFileSync(path.join(io.cwd, rel), text, { flag: 'wx' });
     io.out(`wrote ${rel}`);
   }
+  for (const [rel, text] of files.ifAbsent) {
+    if (fs.existsSync(path.join(io.cwd, rel))) io.out(`kept ${rel} as it is`);
+    else {
+      fs.writeFileSync(path.join(io.cwd, rel), text, { flag: 'wx' });
+      io.out(`wrote ${rel}`);
+    }
+  }
   if (pkg) {
     fs.writeFileSync(packageJson, `${JSON.stringify({ ...pkg, scripts: { ...pkg.scripts, ...files.scripts } }, null, 2)}\n`);
     io.out(`added scripts ${Object.keys(files.scripts).join(', ')} to package.json`);

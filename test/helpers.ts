@@ -55,6 +55,17 @@ export function runCli(args: string[], opts: { cwd?: string; input?: string; env
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The lines of README.md's code block that follows `<!-- test: NAME -->`, a line ending
+ * in `\` joined to the next: what a test runs as README prints it.
+ */
+export function readmeBlock(name: string): string[] {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const m = new RegExp(`<!-- test: ${name} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  if (!m) throw new Error(`README.md has no code block after <!-- test: ${name} -->`);
+  return m[1].replace(/\\\n\s*/g, '').trim().split('\n');
+}
+
 /** Whether a command exists on this machine. */
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
