@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { readmeBlock, tempDir } from '../helpers';
+import { ROOT, readmeBlock, tempDir } from '../helpers';
 import { installOffline, integrityOf, npmCacheWithout, packInto, run } from './offline-install';
 
 /**
@@ -55,4 +55,8 @@ for (const f of ['.gitignore', 'package.json', 'package-lock.json', `vendor/${pa
   expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
   expect(check.stdout).toContain('dist is up to date');
 
+  // As README says, `npx cdk8s` is no command here: cdk8s-cli is not installed, and the cdk8s library has no bin.
+  const PATH = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT)).join(path.delimiter);
+  const cdk8s = run('npx', ['cdk8s', 'synth'], clone, { ...ENV, PATH, CDK8S_CHECK_UPGRADE: 'false', npm_config_cache: cache });
+  expect({ status: cdk8s.status, stderr: cdk8s.stderr }).toEqual({ status: 1, stderr: expect.stringContaining('could not determine executable to run') });
 }, 300_000);
