@@ -180,15 +180,15 @@ quorum_gate() {
   log "every etcd member is healthy: $(echo "$started" | sed 's/=.*//' | sort | tr '\\n' ' ')"
 }
 
-# At most one server restarts at a time, whichever Plan restarts it: a lock in etcd
-# itself, which every server reaches over gRPC without the API server. Its lease is
-# kept alive through every member, so this server's own member going down with K3s
-# does not release it; a holder that dies releases it when the lease expires.
 # The holder's name is advice for the log: a serializable read, which any member answers
 # from its own copy even while the cluster elects a leader.
 lock_holder() { etcd_ctl --endpoints="$endpoints" get --consistency=s --print-value-only "$LOCK_NAME-holder" 2>/dev/null | grep . || echo "a job that has not named itself yet"; }
-# The lock is taken through the members that answer now: one that is down (another
-# server restarting) must not make this job fail instead of waiting its turn.
+# At most one server restarts at a time, whichever Plan restarts it: a lock in etcd
+# itself, which every server reaches over gRPC without the API server. Its lease is kept
+# alive through every member that answered when it was taken, so this server's own
+# member going down with K3s does not release it; a holder that dies releases it when
+# the lease expires. Taken through the members that answer now: one that is down
+# (another server restarting) must not make this job fail instead of waiting its turn.
 take_restart_lock() {
   check_members
   if [ -n "$healthy_endpoints" ]; then endpoints=$healthy_endpoints; fi

@@ -1,6 +1,6 @@
 /**
  * The cluster file, as users write it (`clusters/<name>.yaml`). Field names and
- * defaults are the contract in SPEC.md; defaults are applied in `resolve.ts` only.
+ * defaults are a public contract: renaming or dropping one breaks users' files; defaults are applied in `resolve.ts` only.
  */
 
 /** A raw K3s config.yaml value, passed through as written. */

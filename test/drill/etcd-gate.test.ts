@@ -173,7 +173,7 @@ describe('the quorum gate over gRPC', () => {
     }
   }, 90_000);
 
-  test('fails: a member nobody reaches (its link down) halts the server within 20 s (two health rounds, each within etcdctl's 3 s dial and 5 s command timeouts)', async () => {
+  test('fails: a member nobody reaches (its link down) halts the server within 20 s (two health rounds, each within the 3 s dial and 5 s command timeouts of etcdctl)', async () => {
     const [, m2, m3] = etcd.members;
     await etcd.link(m3, 'down');
     try {

@@ -38,7 +38,7 @@ import type { ResolvedCluster } from '../../src/spec/resolve';
 import { configMapVolumeFiles, mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from '../kubelet-volume';
 import { NetnsLab, sleep, waitFor } from './lab';
 
-/** The contract's bounds (SPEC.md, "Load balancer bounds"). */
+/** The load balancer's bounds, as README.md states them. */
 export const BOUNDS = {
   failoverMs: 4000,
   failedRequestsOnApiserverDeath: 1,

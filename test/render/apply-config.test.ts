@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { APPLY_CONFIG_SCRIPT } from '../../src/render/apply-config-script';
-import { hasCommand, tempDir } from '../helpers';
+import { goodFixtures, hasCommand, loadCluster, tempDir, treeOf } from '../helpers';
 import { shellcheckFailures } from '../tools';
 
 /**
@@ -124,9 +124,23 @@ function prepareJob(opts: ApplyOptions) {
   return { dir, script, env, state, root };
 }
 
-function applyConfig(opts: ApplyOptions): Run {
+/**
+ * busybox's applets alone, as the job's images have them (busybox:1.36 for config
+ * changes, Alpine's busybox in rancher/k3s-upgrade for K3s upgrades).
+ */
+let busyboxBin: string | undefined;
+function busyboxPath(): string {
+  if (!busyboxBin) {
+    busyboxBin = tempDir('busybox-');
+    expect(spawnSync('busybox', ['--install', '-s', busyboxBin]).status).toBe(0);
+  }
+  return busyboxBin;
+}
+
+function applyConfig(opts: ApplyOptions & { busybox?: boolean }): Run {
   const job = prepareJob(opts);
-  const r = spawnSync('sh', [job.script], { encoding: 'utf8', timeout: 60_000, env: job.env });
+  const [shell, env] = opts.busybox ? ['busybox', { ...job.env, PATH: `${path.dirname(job.script)}/bin:${busyboxPath()}` }] : ['sh', job.env];
+  const r = spawnSync(shell, [...(opts.busybox ? ['sh'] : []), job.script], { encoding: 'utf8', timeout: 60_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, state: job.state, root: job.root };
 }
 
@@ -290,6 +304,47 @@ describe('the day-2 apply script', () => {
     expect(config(r)).toBe(OLD);
     expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
     expect(read(path.join(r.state, 'lock.log'))).toContain('unlock');
+  });
+});
+
+test('no node-side script or command in any tree asks etcd over HTTP: K3s serves only gRPC on 2379', () => {
+  for (const file of goodFixtures()) {
+    for (const [name, text] of treeOf(loadCluster(file))) {
+      // An HTTP client on a line naming etcd's port or its HTTP paths (/health, the /v3 JSON gateway).
+      const http = text.split('\n').filter((line) => /curl|wget/.test(line) && /:2379|\/health\b|\/v3\//.test(line));
+      expect({ file: `${path.basename(file)}: ${name}`, http }).toEqual({ file: `${path.basename(file)}: ${name}`, http: [] });
+    }
+  }
+});
+
+describe('in busybox alone, the shell and tools of the job\'s images', () => {
+  beforeAll(() => { if (!hasCommand('busybox')) throw new Error('busybox is not installed; run .ci/run'); });
+
+  test('a changed config: lock, gate, write, restart, healthy, labelled', () => {
+    const r = applyConfig({ after: NEW, busybox: true });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(config(r)).toBe(NEW);
+    expect(r.stdout).toContain('every etcd member is healthy: master-1-0a1b2c3d master-2-0a1b2c3d master-3-0a1b2c3d');
+    expect(read(path.join(r.state, 'lock.log'))).toContain('unlock');
+  });
+
+  test('fails: a member never started, and a config not healthy: rolled back and marked, then not re-applied', () => {
+    expect(applyConfig({ after: NEW, busybox: true, env: { MEMBER_LIST: memberList(THREE.slice(0, 2), ['https://10.0.0.13:2380']) } }).stderr).toContain('https://10.0.0.13:2380 (added, never started)');
+    const first = applyConfig({ after: BROKEN, busybox: true });
+    expect(first.status).toBe(1);
+    expect(config(first)).toBe(OLD);
+    const mark = read(path.join(first.root, 'etc/rancher/k3s/config.yaml.k3s-gitops-failed'));
+    const retry = applyConfig({ after: BROKEN, busybox: true, hostFiles: { '/etc/rancher/k3s/config.yaml.k3s-gitops-failed': mark } });
+    expect(retry.stderr).toContain('failed its health check on this node at');
+    expect(restarts(retry)).toEqual([]);
+  });
+
+  test('a K3s upgrade under the lock', () => {
+    const r = applyConfig({ after: OLD, busybox: true, env: { K3S_UPGRADE: '1', UPGRADE_COMMAND: 'upgrade-k3s upgrade' } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(read(path.join(r.state, 'upgrade.log'))).toBe('upgrade\n');
   });
 });
 
