@@ -18,7 +18,8 @@ const GIT_ENV = {
   GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1',
   GIT_AUTHOR_NAME: 'Fleet Operator', GIT_AUTHOR_EMAIL: 'ops@example.internal', GIT_COMMITTER_NAME: 'Fleet Operator', GIT_COMMITTER_EMAIL: 'ops@example.internal',
 };
-const ENV = { ...GIT_ENV, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+// A fresh npm cache has no record of npm's last update check, so npm would look online and print a notice.
+const ENV = { ...GIT_ENV, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 
 /** Runs shell lines in order, stopping at the first that fails; what the failure said, else undefined. */
 function runLines(lines: readonly string[], cwd: string): string | undefined {
