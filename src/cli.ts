@@ -18,25 +18,8 @@ import { registryCredentialFiles } from './render/registries';
 import { clusterImages } from './images';
 import type { StarterNode } from './spec/starter';
 import { STARTER_K3S_VERSION } from './k3s/version';
+import { commandHelp, fullHelp, isCommand, type CommandName } from './help';
 
-const USAGE = `usage:
-  k3s-gitops init --name NAME --server NAME=ADDRESS... [--agent NAME=ADDRESS...] [--endpoint VIP]
-      [--lb daemonset|external|none] [--interface IF] [--lb-host NAME=ADDRESS...]
-      [--gitops flux|argocd --repository URL [--branch B]] [--k3s-version V] [--ci]
-                                                     write a starter clusters/NAME.yaml (and with --ci the
-                                                     package.json scripts and CI workflow); never overwrites
-  k3s-gitops synth [SPEC...] [--out DIR] [--check]   compile cluster files into DIR (default dist/)
-  k3s-gitops validate [SPEC...]                      schema and semantic checks only
-  k3s-gitops plan [SPEC...] [--out DIR] [--json]     what applying the specs does to each node, against the tree in DIR (default dist/)
-  k3s-gitops explain SPEC                            print the topology, quorum and backups
-  k3s-gitops seed SPEC --node NAME (--token-file F | --token-env VAR) [--agent-token-file F | --agent-token-env VAR]
-      [--registry-credential NODE_PATH=LOCAL_FILE...] [--restore SNAPSHOT]
-                                                     print bootable user-data for one node, token filled in
-  k3s-gitops kubeconfig SPEC < k3s.yaml              print a K3s kubeconfig pointed at the endpoint
-  k3s-gitops images [SPEC...] [--json]               every image the trees run, pinned, as the nodes pull them
-  k3s-gitops schema                                  print the cluster file's JSON Schema
-  k3s-gitops --version                               print this tool's version
-SPEC defaults to clusters/*.yaml. Exit codes: 0 ok, 1 invalid spec or drift, 2 usage error.`;
 
 /** This package's version, from its package.json: beside src/ when run from source, beside lib/ when built. */
 function packageVersion(): string {
@@ -342,6 +325,13 @@ function init(args: string[], io: Io): number {
     fs.writeFileSync(path.join(io.cwd, rel), text, { flag: 'wx' });
     io.out(`wrote ${rel}`);
   }
+  for (const [rel, text] of files.ifAbsent) {
+    if (fs.existsSync(path.join(io.cwd, rel))) io.out(`kept ${rel} as it is`);
+    else {
+      fs.writeFileSync(path.join(io.cwd, rel), text, { flag: 'wx' });
+      io.out(`wrote ${rel}`);
+    }
+  }
   if (pkg) {
     fs.writeFileSync(packageJson, `${JSON.stringify({ ...pkg, scripts: { ...pkg.scripts, ...files.scripts } }, null, 2)}\n`);
     io.out(`added scripts ${Object.keys(files.scripts).join(', ')} to package.json`);
@@ -373,7 +363,13 @@ function images(args: string[], io: Io): number {
   return EXIT.ok;
 }
 
-const COMMANDS: Record<string, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema, images };
+const COMMANDS: Record<CommandName, (args: string[], io: Io) => number> = { init, synth, validate, plan, explain, seed, kubeconfig, schema, images };
+
+/** Whether the arguments ask for the command's help; anything after `--` is an argument, never a flag. */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
 
 /** The commands whose stdout is a secret by design: seed's user-data carries the token, kubeconfig's the client key. */
 const PRINTS_SECRETS: ReadonlySet<string> = new Set(['seed', 'kubeconfig']);
@@ -395,21 +391,39 @@ export function main(argv: string[], unsafe: Io): number {
     io.out(packageVersion());
     return EXIT.ok;
   }
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    (command === undefined ? io.err : io.out)(USAGE);
-    return command === undefined ? EXIT.usage : EXIT.ok;
-  }
-  const run = COMMANDS[command];
-  if (!run) {
-    io.err(`k3s-gitops: unknown command "${command}"\n${USAGE}`);
+  if (command === undefined) {
+    io.err(fullHelp());
     return EXIT.usage;
   }
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.out(fullHelp());
+      return EXIT.ok;
+    }
+    if (!isCommand(topic)) {
+      io.err(`k3s-gitops help: unknown command "${topic}"\n${fullHelp()}`);
+      return EXIT.usage;
+    }
+    io.out(commandHelp(topic));
+    return EXIT.ok;
+  }
+  if (!isCommand(command)) {
+    io.err(`k3s-gitops: unknown command "${command}"\n${fullHelp()}`);
+    return EXIT.usage;
+  }
+  if (asksForHelp(rest)) {
+    io.out(commandHelp(command));
+    return EXIT.ok;
+  }
   try {
-    return run(rest, io);
+    return COMMANDS[command](rest, io);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`k3s-gitops ${command}: ${(e as Error).message}\n${USAGE}`);
+      // Node's advice on positionals that start with '-' fits none of our commands.
+      const message = (e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
+      io.err(`k3s-gitops ${command}: ${message}\n${commandHelp(command)}`);
       return EXIT.usage;
     }
     throw e;

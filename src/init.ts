@@ -2,9 +2,10 @@ import * as path from 'node:path';
 import { INSTALLED_SCHEMA_REF, renderStarter, type StarterOptions } from './spec/starter';
 
 /**
- * What `k3s-gitops init` adds to a fleet repository: a starter cluster file, and on
- * request the package.json scripts and the CI workflow. Pure: the CLI reads what is
- * there and writes what this returns, refusing to overwrite anything.
+ * What `k3s-gitops init` adds to a fleet repository: a starter cluster file, a
+ * .gitignore where there is none, and on request the package.json scripts and the CI
+ * workflow. Pure: the CLI reads what is there and writes what this returns, refusing
+ * to overwrite anything.
  */
 
 /** The CI workflow for a fleet repository; README.md shows it (a test keeps them equal). */
@@ -47,6 +48,15 @@ jobs:
 /** Where init puts the workflow. */
 export const FLEET_WORKFLOW_PATH = '.github/workflows/k3s-gitops.yml';
 
+/**
+ * What a fleet repository keeps out of Git: what `npm ci` installs, and the folders an
+ * interrupted `synth` leaves beside dist/ (the next synth puts them right).
+ */
+export const FLEET_GITIGNORE = `node_modules/
+.dist.staging-*/
+.dist.previous-*/
+`;
+
 /** The package.json scripts a fleet repository runs. */
 export const FLEET_SCRIPTS: Readonly<Record<string, string>> = {
   synth: 'k3s-gitops synth',
@@ -57,6 +67,8 @@ export const FLEET_SCRIPTS: Readonly<Record<string, string>> = {
 export interface InitFiles {
   /** Relative path -> content, for files that must not exist yet. */
   readonly create: ReadonlyMap<string, string>;
+  /** Relative path -> content, for files written only where none exists; one that does is the user's and stays. */
+  readonly ifAbsent: ReadonlyMap<string, string>;
   /** Scripts to add to package.json; the names must be free or hold the same command. */
   readonly scripts: Readonly<Record<string, string>>;
 }
@@ -64,5 +76,5 @@ export interface InitFiles {
 export function initFiles(o: Omit<StarterOptions, 'schemaRef'>, withCi: boolean): InitFiles {
   const create = new Map<string, string>([[path.posix.join('clusters', `${o.name}.yaml`), renderStarter({ ...o, schemaRef: INSTALLED_SCHEMA_REF })]]);
   if (withCi) create.set(FLEET_WORKFLOW_PATH, FLEET_WORKFLOW);
-  return { create, scripts: withCi ? FLEET_SCRIPTS : {} };
+  return { create, ifAbsent: new Map([['.gitignore', FLEET_GITIGNORE]]), scripts: withCi ? FLEET_SCRIPTS : {} };
 }

@@ -55,6 +55,44 @@ export function runCli(args: string[], opts: { cwd?: string; input?: string; env
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The lines of README.md's code block that follows `<!-- test: NAME -->`, a line ending
+ * in `\` joined to the next: what a test runs as README prints it.
+ */
+export function readmeBlock(name: string): string[] {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const m = new RegExp(`<!-- test: ${name} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  if (!m) throw new Error(`README.md has no code block after <!-- test: ${name} -->`);
+  return m[1].replace(/\\\n\s*/g, '').trim().split('\n');
+}
+
+/**
+ * Whether this process runs as root. The drills (test/drill/) and `keepalived -t` run in
+ * network namespaces of their own, which only root may create; `sudo bash .ci/run` runs
+ * the whole suite so. Elsewhere those tests are skipped, each saying so in one line.
+ */
+export const IS_ROOT = process.getuid?.() === 0;
+
+/** Says, in one line of the run's output, which root-only test or block is skipped and how to run it. */
+function sayNeedsRoot(kind: string, name: string): void {
+  const file = path.relative(ROOT, expect.getState().testPath ?? '');
+  process.stdout.write(`skipped: ${file ? `${file}: ` : ''}${kind} "${name}" needs root (network namespaces); run sudo bash .ci/run\n`);
+}
+
+/** `describe` for a block whose tests create network namespaces: skipped unless root, saying so. */
+export function describeAsRoot(name: string, fn: () => void): void {
+  if (IS_ROOT) return describe(name, fn);
+  sayNeedsRoot('block', name);
+  describe.skip(name, fn);
+}
+
+/** `test` for one that creates network namespaces: skipped unless root, saying so. */
+export function testAsRoot(name: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  if (IS_ROOT) return test(name, fn, timeout);
+  sayNeedsRoot('test', name);
+  test.skip(name, fn, timeout);
+}
+
 /** Whether a command exists on this machine. */
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

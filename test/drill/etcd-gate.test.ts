@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { APPLY_CONFIG_SCRIPT, RESTART_LOCK } from '../../src/render/apply-config-script';
-import { ROOT, loadCluster, tempDir } from '../helpers';
+import { ROOT, describeAsRoot, loadCluster, tempDir } from '../helpers';
 import { requireTool } from '../tools';
 import { ETCD_TLS, EtcdLab, killGroup, type EtcdMember, type Job } from './etcd-lab';
 import { NetnsLab, sleep } from './lab';
@@ -98,7 +98,7 @@ beforeAll(async () => {
 // The lab's processes go before test/setup.ts removes the lab's directory.
 afterAll(() => lab.close());
 
-describe('the lab serves etcd as K3s does', () => {
+describeAsRoot('the lab serves etcd as K3s does', () => {
   const curl = (m: EtcdMember, url: string) => spawnSync('ip', ['netns', 'exec', m.ns, 'curl', '-sS', '--max-time', '3', '--cacert', `${m.root}${ETCD_TLS}/server-ca.crt`, '--cert', `${m.root}${ETCD_TLS}/client.crt`, '--key', `${m.root}${ETCD_TLS}/client.key`, url], { encoding: 'utf8' });
 
   test('gRPC on :2379, HTTP only on 127.0.0.1:2382, metrics on 127.0.0.1:2381', async () => {
@@ -133,7 +133,7 @@ async function reconfigure(via: EtcdMember, args: string[]): Promise<string> {
   return last.out;
 }
 
-describe('the quorum gate over gRPC', () => {
+describeAsRoot('the quorum gate over gRPC', () => {
   test('every member healthy: the server takes the lock, passes the gate, restarts and is healthy', async () => {
     const job = startJob(etcd.members[1]);
     expect(await ended(job)).toEqual(exit(0));
@@ -191,7 +191,7 @@ describe('the quorum gate over gRPC', () => {
   }, 60_000);
 });
 
-describe('the cluster-wide restart lock in etcd', () => {
+describeAsRoot('the cluster-wide restart lock in etcd', () => {
   test('two servers\' jobs started together never restart at once; the second waits, then passes its own gate', async () => {
     const [m1, m2] = etcd.members;
     const t0 = Date.now();

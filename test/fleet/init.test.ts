@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FLEET_WORKFLOW, FLEET_WORKFLOW_PATH } from '../../src/init';
+import { FLEET_GITIGNORE, FLEET_SCRIPTS, FLEET_WORKFLOW, FLEET_WORKFLOW_PATH } from '../../src/init';
 import { ROOT, runCli, tempDir } from '../helpers';
 
 const HA = ['--name', 'prod', '--server', 'm1=10.1.0.11', '--server', 'm2=10.1.0.12', '--server', 'm3=10.1.0.13', '--agent', 'w1=10.1.0.21', '--endpoint', '10.1.0.100'];
@@ -31,7 +31,31 @@ describe('k3s-gitops init', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     expect(pkg.scripts).toEqual({ test: 'true', synth: 'k3s-gitops synth', check: 'k3s-gitops validate && k3s-gitops synth --check', plan: 'k3s-gitops plan' });
     expect(fs.readFileSync(path.join(dir, FLEET_WORKFLOW_PATH), 'utf8')).toBe(FLEET_WORKFLOW);
-    expect(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).toContain(`<!-- ci: fleet workflow -->\n\`\`\`yaml\n${FLEET_WORKFLOW}\`\`\``);
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(`<!-- ci: fleet workflow -->\n\`\`\`yaml\n${FLEET_WORKFLOW}\`\`\``);
+    // README says what --ci adds, script by script, in the words package.json gets.
+    const said = readme.replace(/\s*\n\s*/g, ' ');
+    const listed = Object.entries(FLEET_SCRIPTS).map(([name, command]) => `\`${name}\` (\`${command}\`)`);
+    expect(said).toContain(`adds three scripts to \`package.json\`, ${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}`);
+  });
+
+  test('writes a .gitignore that keeps node_modules/ out of Git', () => {
+    const dir = fleetRepo();
+    const r = runCli(['init', ...HA], { cwd: dir });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('wrote .gitignore');
+    expect(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe(FLEET_GITIGNORE);
+    expect(FLEET_GITIGNORE.split('\n')).toContain('node_modules/');
+  });
+
+  test('leaves a .gitignore that exists as it is, and still writes the rest', () => {
+    const dir = fleetRepo();
+    fs.writeFileSync(path.join(dir, '.gitignore'), 'mine\n');
+    const r = runCli(['init', ...HA, '--ci'], { cwd: dir });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('kept .gitignore as it is');
+    expect(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8')).toBe('mine\n');
+    expect(fs.existsSync(path.join(dir, 'clusters', 'prod.yaml'))).toBe(true);
   });
 
   test('fails: refuses to overwrite the cluster file, the workflow or a script, and writes nothing', () => {
@@ -47,6 +71,7 @@ describe('k3s-gitops init', () => {
     expect(fs.readFileSync(path.join(dir, 'clusters', 'prod.yaml'), 'utf8')).toBe('mine\n');
     expect(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(before);
     expect(fs.existsSync(path.join(dir, FLEET_WORKFLOW_PATH))).toBe(false);
+    expect(fs.existsSync(path.join(dir, '.gitignore'))).toBe(false);
   });
 
   test('fails: options that make no valid cluster file print its diagnostics and write nothing', () => {

@@ -1,45 +1,22 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, tempDir } from '../helpers';
+import { ROOT, readmeBlock, tempDir } from '../helpers';
+import { installOffline, packInto, run } from './offline-install';
 
 /**
  * The package as a fleet repository gets it: packed, installed offline into an empty
- * repository, and used there through its bin and as a library in the user's own cdk8s
- * app. Offline, npm can resolve nothing from the registry, so the fleet's lock pins
- * the runtime dependencies exactly as this project's package-lock.json does, and
- * `npm ci --offline` takes their tarballs from the cache this project's `npm ci` filled.
+ * repository with cdk8s-cli beside it (offline-install.ts says how), and used there
+ * through its bin and as a library in the user's own cdk8s app.
  */
-const run = (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-};
-
 describe('installed into a fleet repository from the packed tarball, offline', () => {
-  const packDir = tempDir('pack-');
   const fleet = tempDir('fleet-');
   const bin = path.join(fleet, 'node_modules', '.bin', 'k3s-gitops');
   let tarball = '';
 
   beforeAll(() => {
-    const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], ROOT);
-    expect(pack.status).toBe(0);
-    tarball = path.join(packDir, fs.readdirSync(packDir).find((f) => f.endsWith('.tgz')) as string);
-    const own = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'));
-    const runtime = Object.entries(lock.packages as Record<string, { dev?: boolean; devOptional?: boolean }>).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev && !v.devOptional);
-    const dependencies = { 'k3s-gitops': `file:${tarball}` };
-    fs.writeFileSync(path.join(fleet, 'package.json'), `${JSON.stringify({ name: 'fleet', private: true, dependencies }, null, 2)}\n`);
-    fs.writeFileSync(path.join(fleet, 'package-lock.json'), JSON.stringify({
-      name: 'fleet', lockfileVersion: 3, requires: true,
-      packages: {
-        '': { name: 'fleet', dependencies },
-        ...Object.fromEntries(runtime),
-        'node_modules/k3s-gitops': { version: own.version, resolved: `file:${tarball}`, license: own.license, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
-      },
-    }, null, 2));
-    const install = run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], fleet);
-    if (install.status !== 0) throw new Error(`npm install --offline failed:\n${install.stderr}`);
+    tarball = packInto(path.join(fleet, 'vendor'));
+    fs.writeFileSync(path.join(fleet, 'package.json'), `${JSON.stringify({ name: 'fleet', private: true }, null, 2)}\n`);
+    installOffline(fleet, tarball, ['cdk8s-cli']);
   }, 180_000);
 
   test('the tarball holds only what runs: compiled code, schema, README, license', () => {
@@ -65,10 +42,12 @@ describe('installed into a fleet repository from the packed tarball, offline', (
     expect(run('npm', ['run', '--silent', 'check'], fleet).status).toBe(0);
   });
 
-  test('a user\'s own cdk8s app adds the cluster\'s charts beside its own, and `cdk8s synth` is clean', () => {
+  test('a user\'s own cdk8s app adds the cluster\'s charts beside its own, and `npx cdk8s synth` with README\'s cdk8s.yaml is clean', () => {
     fs.copyFileSync(path.join(__dirname, 'example-app', 'main.js'), path.join(fleet, 'main.js'));
-    const cdk8s = path.join(ROOT, 'node_modules', '.bin', 'cdk8s');
-    const r = run(cdk8s, ['synth', '--app', 'node main.js', '--output', 'cdk8s.out'], fleet, { CDK8S_CHECK_UPGRADE: 'false' });
+    fs.writeFileSync(path.join(fleet, 'cdk8s.yaml'), `${readmeBlock('fleet cdk8s.yaml').join('\n')}\n`);
+    // The fleet's own cdk8s-cli, never this project's: npx must find it in the fleet.
+    const PATH = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT)).join(path.delimiter);
+    const r = run('npx', ['cdk8s', 'synth'], fleet, { PATH, CDK8S_CHECK_UPGRADE: 'false', npm_config_offline: 'true' });
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.status).toBe(0);
     const out = path.join(fleet, 'cdk8s.out');
@@ -78,5 +57,7 @@ describe('installed into a fleet repository from the packed tarball, offline', (
     const upgrades = fs.readdirSync(out).find((f) => f.startsWith('prod-upgrades-')) as string;
     expect(fs.readFileSync(path.join(out, upgrades), 'utf8')).toContain('k3s-gitops-config-servers');
     expect(fs.readFileSync(path.join(out, 'prod-nodes', 'nodes', 'm1', 'config.yaml'), 'utf8')).toContain('cluster-init: true');
+    // k3s-gitops's own tree is untouched by cdk8s.
+    expect(run(bin, ['synth', '--check'], fleet).status).toBe(0);
   }, 120_000);
 });

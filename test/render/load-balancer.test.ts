@@ -7,7 +7,7 @@ import { LB_NAMES } from '../../src/names';
 import { CHECK_SHELL, checkHaproxyCommand } from '../../src/render/check-haproxy';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { renderExplain } from '../../src/render/explain';
-import { GOOD, goodFixtures, loadCluster, manifestObjects, parseYaml, runCli, tempDir, treeOf } from '../helpers';
+import { GOOD, goodFixtures, loadCluster, manifestObjects, parseYaml, runCli, tempDir, testAsRoot, treeOf } from '../helpers';
 import { configMapVolumeFiles, type VolumeFile } from '../kubelet-volume';
 import { cloudInitSchemaFailures, haproxyFailures, keepalivedFailures, kubernetesSchemaFailures, shellcheckFailures, type KeepalivedDir } from '../tools';
 
@@ -75,7 +75,7 @@ describe('generated LB configuration is accepted by the real tools', () => {
     expect(await haproxyFailures(haproxy)).toEqual([]);
   });
 
-  test('keepalived -t accepts every keepalived.conf with its check, in the pod\'s volume layout or the machine\'s, in a namespace that has the interface', async () => {
+  testAsRoot('keepalived -t accepts every keepalived.conf with its check, in the pod\'s volume layout or the machine\'s, in a namespace that has the interface', async () => {
     const confs = keepalived.flatMap((k) => [...k.dir.files.keys()].filter((f) => f.endsWith('.conf')));
     expect(confs.length).toBeGreaterThanOrEqual(10);
     expect(keepalived.some((k) => k.dir.layout === 'kubelet') && keepalived.some((k) => k.dir.layout === 'files')).toBe(true);
@@ -84,14 +84,14 @@ describe('generated LB configuration is accepted by the real tools', () => {
     }
   });
 
-  test('fails: keepalived -t drops a check whose program is not there, and that counts', async () => {
+  testAsRoot('fails: keepalived -t drops a check whose program is not there, and that counts', async () => {
     const { dir, iface } = daemonsetDir;
     const failures = await keepalivedFailures([withConf(dir, (t) => t.replace(CHECK_SHELL.daemonset, '/usr/bin/nosuch-bash'))], iface);
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/not found|cannot be accessed/i);
   });
 
-  test('fails: keepalived -t disables the old check script in the kubelet\'s volume layout (0777 root, no sticky bit), not as plain files', async () => {
+  testAsRoot('fails: keepalived -t disables the old check script in the kubelet\'s volume layout (0777 root, no sticky bit), not as plain files', async () => {
     const { dir, iface } = daemonsetDir;
     const old = withConf(dir, oldCheckLine, OLD_CHECK);
     const failures = await keepalivedFailures([old], iface);
@@ -102,7 +102,7 @@ describe('generated LB configuration is accepted by the real tools', () => {
     expect(await keepalivedFailures([{ ...old, layout: 'files' }], iface)).toEqual([]);
   });
 
-  test('fails: keepalived -t rejects a config whose interface is absent (the check is real)', async () => {
+  testAsRoot('fails: keepalived -t rejects a config whose interface is absent (the check is real)', async () => {
     const { dir } = daemonsetDir;
     const failures = await keepalivedFailures([withConf(dir, (t) => t.replace(/interface \S+/, 'interface nosuch0'))], 'eth0');
     expect(failures).toHaveLength(1);

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
-import { GOOD, loadCluster, manifestObjects, parseYaml, treeOf } from '../helpers';
+import { GOOD, loadCluster, manifestObjects, parseYaml, testAsRoot, treeOf } from '../helpers';
 import { LB_NAMES } from '../../src/names';
 import { configMapVolumeFiles } from '../kubelet-volume';
 import { haproxyFailures, keepalivedFailures } from '../tools';
@@ -27,7 +27,7 @@ describe('IPv6 and dual-stack', () => {
     expect(await haproxyFailures(configs)).toEqual([]);
   });
 
-  test('keepalived holds an IPv6 VIP with IPv6 peers, and keepalived -t accepts it', async () => {
+  test('keepalived holds an IPv6 VIP with IPv6 peers', () => {
     const data = manifestObjects(treeOf(ipv6)).find((o) => o.kind === 'ConfigMap' && o.data?.['haproxy.cfg']).data as Record<string, string>;
     const conf = data['keepalived-v6-1.conf'];
     expect(conf).toMatch(/virtual_ipaddress \{\n\s+fd00:10::100\n/);
@@ -35,6 +35,10 @@ describe('IPv6 and dual-stack', () => {
     expect(conf).toMatch(/unicast_peer \{\n\s+fd00:10::12\n\s+fd00:10::13\n/);
     const volume = configMapVolumeFiles(treeOf(ipv6).get('manifests/load-balancer.k8s.yaml') as string, LB_NAMES.daemonSet);
     expect(volume.get('keepalived-v6-1.conf')?.content).toBe(conf);
+  });
+
+  testAsRoot('keepalived -t accepts the IPv6 VIP\'s config in the pod\'s volume', async () => {
+    const volume = configMapVolumeFiles(treeOf(ipv6).get('manifests/load-balancer.k8s.yaml') as string, LB_NAMES.daemonSet);
     expect(await keepalivedFailures([{ label: 'ipv6:configmap', layout: 'kubelet', files: volume }], 'eth0')).toEqual([]);
   });
 
