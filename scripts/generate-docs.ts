@@ -1,6 +1,6 @@
 /**
  * `npm run docs`: writes the reference pages rendered from the source (the cluster
- * file's fields, the error codes). test/docs.test.ts fails when the committed pages differ.
+ * file's fields, the commands, the error codes). test/docs.test.ts fails when the committed pages differ.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

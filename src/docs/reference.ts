@@ -1,3 +1,4 @@
+import { COMMAND_HELP } from '../help';
 import { DIAGNOSTIC_CODES } from '../spec/codes';
 import { FIELD_DOCS } from '../spec/schema-docs';
 
@@ -55,10 +56,34 @@ ${rows.join('\n')}
 `;
 }
 
+/** docs/reference/commands.md: every command with its flags, from the text `--help` prints (src/help.ts). */
+export function renderCommandReference(): string {
+  const sections = Object.entries(COMMAND_HELP).map(([name, help]) => `## ${name}
+
+${help.summary}.
+
+\`\`\`text
+k3s-gitops ${help.usage.join('\n  ')}
+\`\`\`
+
+| argument or flag | meaning |
+| --- | --- |
+${help.options.map(([flag, what]) => `| \`${cell(flag)}\` | ${cell(what)} |`).join('\n')}
+`);
+  return `${GENERATED}
+# Commands
+
+\`npx k3s-gitops COMMAND --help\` prints the same for one command. Exit codes: 0 ok, 1 an
+invalid cluster file or \`synth --check\` drift, 2 a usage error.
+
+${sections.join('\n')}`;
+}
+
 /** The generated reference pages, by path in the repository. */
 export function referencePages(): Map<string, string> {
   return new Map([
     ['docs/reference/cluster-file.md', renderFieldReference()],
+    ['docs/reference/commands.md', renderCommandReference()],
     ['docs/reference/errors.md', renderErrorReference()],
   ]);
 }
