@@ -1,7 +1,9 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
 import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, SUC_JOB_SETTINGS, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { jobDeadlineSeconds, RESTART_LOCK, ROLLOUT_TIMING } from './apply-config-script';
-import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+
+type ResolvedBackupNfs = NonNullable<ResolvedBackupTarget['nfs']>;
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
 import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
 import { REGISTRIES_PATH, registryCredentialFiles } from './registries';
@@ -116,6 +118,36 @@ function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   }
   p(`${!c.bootstrapped && c.servers.length > 1 ? '4' : '3'}. On every other server, delete its old etcd data and start K3s; it joins the survivor as a new member:`);
   p(fence([`sudo rm -rf ${c.dataDir}/server/db/`, 'sudo systemctl start k3s']));
+}
+
+/** Where the runbook mounts an NFS target on a server. */
+const nfsMountPoint = (target: string) => `/mnt/k3s-gitops-${target}`;
+
+/** A string matched literally inside an extended regular expression. */
+const ereLiteral = (text: string) => text.replace(/[.[\]()*+?{}|^$\\]/g, '\\$&');
+
+/**
+ * Copies an NFS target holds in its root from before each cluster had a folder: named
+ * `<etcd-snapshot-name>-<node>-<unix time>[.zip]` (k3s-io/k3s pkg/etcd/snapshot.go), so
+ * only the server names can tell whose they are. The job never touches them; these
+ * commands move the ones named after this cluster's servers into its folder, and
+ * nothing else.
+ */
+function flatCopies(c: ResolvedCluster, target: string, nfs: ResolvedBackupNfs, p: (...lines: string[]) => void): void {
+  const first = c.servers[0];
+  const mnt = nfsMountPoint(target);
+  const names = c.servers.map((s) => ereLiteral(s.name)).join('|');
+  const pattern = `^${ereLiteral(c.snapshots.name)}-(${names})-[0-9]+(\\.zip)?$`;
+  p(`### Copies from before per-cluster folders (${target})`);
+  p(`Earlier releases copied into the root of \`${nfs.server}:${nfs.path}\`, named \`${c.snapshots.name}-<server>-<unix-time>\` with nothing naming the cluster. The job leaves them there (it logs how many): it cannot tell them from another cluster's. If no other cluster with servers named ${c.servers.map((s) => s.name).join(', ')} shares the export, move this cluster's into its folder, where the job keeps them to its retention. On ${first.name} (${first.address}), as root:`);
+  p(fence([
+    `mkdir -p ${mnt}`,
+    `mount -t nfs ${nfs.server}:${nfs.path} ${mnt}`,
+    `mkdir -p ${mnt}/${nfs.folder}`,
+    `ls ${mnt} | grep -E '${pattern}' | while read -r f; do mv -n "${mnt}/$f" ${mnt}/${nfs.folder}/; done`,
+    `ls -l ${mnt}            # what is left there is another cluster's, or already in the folder`,
+    `umount ${mnt}`,
+  ]));
 }
 
 /** Copies a local secret file to each node, 0600, without it touching the command line. */
@@ -351,9 +383,10 @@ export function renderRunbook(c: ResolvedCluster): string {
   if ((c.backup?.targets.length ?? 0) > 0) checks.push(`kubectl -n ${SYSTEM_NAMESPACE} get jobs -l app.kubernetes.io/component=etcd-backup   # a failed Job means a failed copy or stopped snapshots`);
   p(fence(checks));
   for (const t of c.backup?.targets ?? []) {
-    const where = t.nfs ? `NFS \`${t.nfs.server}:${t.nfs.path}\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}\` at \`${t.s3?.endpoint}\``;
-    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\` in ${c.backup?.timeZone} (\`backup.timeZone\`; set it to the servers' zone so copies follow snapshots), keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval.`);
+    const where = t.nfs ? `NFS \`${t.nfs.server}:${nfsCopyDir(t.nfs)}/\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}/\` at \`${t.s3?.endpoint}\``;
+    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\` in ${c.backup?.timeZone} (\`backup.timeZone\`; set it to the servers' zone so copies follow snapshots), keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval. That folder is this cluster's alone: other clusters may share the ${t.nfs ? 'export' : 'bucket'}, each in a folder of its own, and the job lists and prunes nothing outside its folder.`);
   }
+  for (const t of c.backup?.targets ?? []) if (t.nfs) flatCopies(c, t.name, t.nfs, p);
   if (!c.etcdS3 && (c.backup?.targets.length ?? 0) === 0) p('**No off-node copy is configured: the snapshots die with the server disks.** Add `etcd.s3` or `backup.targets`.');
 
   if (c.etcdS3?.configSecret) s3ConfigSecret(c, p);

@@ -170,7 +170,8 @@ describe('RUNBOOK.md', () => {
   test('explain reports what is backed up where and how often', () => {
     const text = renderExplain(enterprise);
     expect(text).toContain('snapshots: K3s, "0 */4 * * *", 12 kept on each server');
-    expect(text).toContain('copy dr-bucket: "20 */4 * * *" -> S3 s3://acme-k3s-dr/enterprise at s3.eu-west-1.amazonaws.com');
-    expect(text).toContain('copy nas: "20 */4 * * *" -> NFS 172.16.9.50:/exports/k3s');
+    // Each names the cluster's own folder: the bucket and the export may be shared.
+    expect(text).toContain('copy dr-bucket: "20 */4 * * *" -> S3 s3://acme-k3s-dr/enterprise/ at s3.eu-west-1.amazonaws.com');
+    expect(text).toContain('copy nas: "20 */4 * * *" -> NFS 172.16.9.50:/exports/k3s/enterprise/,');
   });
 });
