@@ -25,7 +25,8 @@ log() { echo "etcd-backup: $*"; }
 fail() { echo "etcd-backup: ERROR: $*" >&2; exit 1; }
 
 # Prints "<unix-time> <name>" for each snapshot name on stdin, oldest first. K3s names
-# scheduled snapshots <prefix>-<node>-<unix-time>[.zip].
+# scheduled snapshots <prefix>-<node>-<unix-time>[.zip] (k3s-io/k3s pkg/etcd/snapshot.go):
+# nothing in the name says which cluster, hence a folder per cluster on the target.
 by_age() {
   sed -n 's/^\\(.*-\\([0-9][0-9]*\\)\\(\\.zip\\)\\{0,1\\}\\)$/\\2 \\1/p' | sort -n
 }

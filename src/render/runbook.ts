@@ -5,6 +5,7 @@ import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedBackupTarget,
 
 type ResolvedBackupNfs = NonNullable<ResolvedBackupTarget['nfs']>;
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
+import { RUNCMD_SCRIPT } from './fetch-snapshot-script';
 import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
 import { REGISTRIES_PATH, registryCredentialFiles } from './registries';
 import { clusterImages } from '../images';
@@ -420,10 +421,40 @@ function resetFromSnapshot(c: ResolvedCluster, p: (...lines: string[]) => void):
   p('K3s prints `Managed etcd cluster membership has been reset, restart without --cluster-reset flag now.` and exits.');
 }
 
-/** `seed --restore` for the first server: a new machine that restores itself at first boot. */
+/**
+ * `seed --restore` for the first server, from each place its snapshots are: a new
+ * machine that restores itself at first boot. An NFS folder is fetched by the
+ * user-data, S3 is downloaded by K3s; a path must be on the machine before it boots.
+ */
 function seedRestore(c: ResolvedCluster): string[] {
   const first = c.servers[0];
-  return [`npx k3s-gitops seed ${c.source} --node ${first.name} ${seedTokenFlags(c, 'server')} --restore <snapshot path or S3 snapshot name> > user-data.yaml`];
+  const seed = `npx k3s-gitops seed ${c.source} --node ${first.name} ${seedTokenFlags(c, 'server')}`;
+  const keys = 'AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...';
+  const name = `${c.snapshots.name}-${first.name}-<unix-time>`;
+  const lines: string[] = [];
+  for (const t of c.backup?.targets ?? []) {
+    if (t.nfs) lines.push(`# from NFS ${t.nfs.server}:${nfsCopyDir(t.nfs)}/: the first boot mounts it read-only and fetches the snapshot`, `${seed} --restore ${name} --restore-from ${t.name} > user-data.yaml`);
+    else if (t.s3) lines.push(`# from s3://${t.s3.bucket}/${t.s3.folder}/: K3s downloads it; the target's keys from the environment`, `${keys} ${seed} --restore ${name} --restore-from ${t.name} > user-data.yaml`);
+  }
+  if (c.etcdS3) lines.push(`# from K3s's own upload, s3://${c.etcdS3.bucket}/${c.etcdS3.folder ? `${c.etcdS3.folder}/` : ''}: K3s downloads it; the keys from the environment`, `${keys} ${seed} --restore ${name} > user-data.yaml`);
+  lines.push('# a snapshot you put on the machine yourself, before it boots:', `${seed} --restore ${c.snapshots.dir}/${name} > user-data.yaml`);
+  return lines;
+}
+
+/**
+ * A restore's first boot that stopped: cloud-init runs runcmd once per instance, from
+ * the script it wrote (cloudinit/config/cc_runcmd.py: <instance>/scripts/runcmd);
+ * `cloud-init clean` removes its state "so cloud-init can re-run", and `--reboot`
+ * reboots into a first boot (cloud-init(1), `cloud-init clean --help`).
+ */
+function stoppedFirstBoot(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  p('### A first boot that stopped');
+  const hooks = c.cloudInit.preInstallCommands.length > 0 ? ' (your `cloudInit.preInstallCommands` run again too)' : '';
+  p(`cloud-init runs a machine's first-boot commands once. When a restore stops (no snapshot, an export that refuses the machine, a failed reset), the machine is up and K3s is not started; \`sudo cloud-init status --long\` says so and \`/var/log/cloud-init-output.log\` has the reason. Fix it, then:`);
+  p(
+    `- it stopped before the reset (the snapshot, the export): run the commands again as cloud-init wrote them; the steps before the reset are safe to run twice${hooks}: \`sudo sh ${RUNCMD_SCRIPT}\``,
+    '- the reset failed: its one-off config is gone (it may hold S3 keys), so run the whole first boot again from the user-data, which also writes every file again (and may give the machine new SSH host keys): `sudo cloud-init clean --logs --reboot`',
+  );
 }
 
 /**
@@ -453,6 +484,7 @@ function restore(c: ResolvedCluster, p: (...lines: string[]) => void): void {
     p('### Restore onto a new machine');
     p(`When ${first.name} is gone: boot a new machine with its name and address (${first.address}) from this user-data. At first boot it installs K3s ${c.k3sVersion} without starting it, resets etcd from the snapshot, then starts K3s; agents reconnect by themselves.`);
     p(fence(seedRestore(c)));
+    stoppedFirstBoot(c, p);
     return;
   }
   p(`Restoring rolls the whole cluster back to the snapshot. ${token} The restore runs on **${first.name}** (${first.address}); the other ${others.length} servers are wiped and rejoin it.`);
@@ -468,6 +500,7 @@ function restore(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   p('5. Check: `kubectl get nodes` lists every server Ready; agents reconnect by themselves.');
   p(`If ${first.name}'s machine is gone, rebuild it and restore in one step: boot a new machine with its name and address from this user-data instead of steps 2 and 3, then continue with step 4.`);
   p(fence(seedRestore(c)));
+  stoppedFirstBoot(c, p);
 }
 
 /**

@@ -254,3 +254,23 @@ describe('RUNBOOK.md for 1, 3 and 5 servers: every command names a node of the c
   });
 });
 
+describe('RUNBOOK.md: restoring a rebuilt server from where this cluster\'s copies are', () => {
+  test('NFS-only backups: seed --restore-from the NFS target, which the first boot fetches itself; a stopped first boot re-runs', () => {
+    const md = renderRunbook(lab);
+    expect(commands(md)).toContain('npx k3s-gitops seed test/fixtures/good/lab.yaml --node master --token-env K3S_TOKEN --restore etcd-snapshot-master-<unix-time> --restore-from backup-vm > user-data.yaml');
+    expect(md).toContain('# from NFS 192.168.56.50:/srv/k3s-snapshots/lab/: the first boot mounts it read-only and fetches the snapshot');
+    expect(md).toContain('### A first boot that stopped');
+    expect(md).toContain('`sudo sh /var/lib/cloud/instance/scripts/runcmd`');
+    expect(md).toContain('`sudo cloud-init clean --logs --reboot`');
+    // Fetching by hand reads the same folder, read-only.
+    expect(commands(md)).toContain('mkdir -p /mnt/k3s-gitops-backup-vm && mount -t nfs -o ro 192.168.56.50:/srv/k3s-snapshots /mnt/k3s-gitops-backup-vm');
+    expect(commands(md)).toContain('install -D -m 0600 /mnt/k3s-gitops-backup-vm/lab/<snapshot> /var/lib/rancher/k3s/server/db/snapshots/<snapshot>');
+  });
+
+  test('every place the copies are gets its seed line: each target, K3s\'s upload, a file put there by hand', () => {
+    const seeds = commands(renderRunbook(enterprise)).filter((l) => l.includes('npx k3s-gitops seed') && l.includes('--restore '));
+    expect(seeds.map((l) => /--restore-from (\S+)/.exec(l)?.[1] ?? (/--restore \//.test(l) ? 'path' : 'etcd.s3')).sort()).toEqual(['dr-bucket', 'etcd.s3', 'nas', 'path']);
+    for (const l of seeds.filter((x) => !x.includes('--restore-from nas') && !x.includes('--restore /'))) expect(l.startsWith('AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... ')).toBe(true);
+  });
+});
+
