@@ -9,7 +9,7 @@ import { formatDiagnostic, hasErrors, redactTokens } from './spec/diagnostics';
 import { renderExplain } from './render/explain';
 import { clusterSchema } from './spec/schema';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
-import { isLocalSnapshot, renderNodeUserData, type RestorePlan } from './render/user-data';
+import { planRestore, renderNodeUserData, type RestorePlan } from './render/user-data';
 import type { ResolvedCluster, ResolvedNode } from './spec/resolve';
 import { committedTrees, type CommittedCluster } from './history/committed';
 import { formatPlan } from './history/plan';
@@ -215,7 +215,7 @@ function seed(args: string[], io: Io): number {
     allowPositionals: true,
     options: {
       node: { type: 'string' }, 'token-file': { type: 'string' }, 'token-env': { type: 'string' },
-      'agent-token-file': { type: 'string' }, 'agent-token-env': { type: 'string' }, restore: { type: 'string' },
+      'agent-token-file': { type: 'string' }, 'agent-token-env': { type: 'string' }, restore: { type: 'string' }, 'restore-from': { type: 'string' },
       'registry-credential': { type: 'string', multiple: true },
     },
   });
@@ -235,16 +235,11 @@ function seed(args: string[], io: Io): number {
     }
   }
   let restore: RestorePlan | undefined;
-  if (values.restore !== undefined) {
-    if (node.role !== 'server') throw new UsageError(`--restore rebuilds a server from an etcd snapshot; ${node.name} is an agent`);
-    restore = { snapshot: values.restore };
-    if (!isLocalSnapshot(values.restore)) {
-      if (!cluster.etcdS3) throw new UsageError(`"${values.restore}" is not an absolute path, and ${cluster.source} has no etcd.s3 to fetch a snapshot name from`);
-      const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
-      const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
-      if (!accessKeyId || !secretAccessKey) throw new UsageError('restoring from S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: K3s cannot read the config Secret during a restore');
-      restore = { snapshot: values.restore, s3Credentials: { accessKeyId, secretAccessKey } };
-    }
+  if (values.restore !== undefined || values['restore-from'] !== undefined) {
+    const planned = planRestore(cluster, node, { snapshot: values.restore, from: values['restore-from'] }, process.env);
+    if (!planned.plan) throw new UsageError(planned.problem);
+    if (planned.note) io.err(`k3s-gitops seed: ${planned.note}`);
+    restore = planned.plan;
   }
   const registryCredentials = readRegistryCredentials(cluster, values['registry-credential'] ?? [], io);
   io.out(renderNodeUserData(cluster, node, { ...tokens, restore, registryCredentials }).trimEnd());

@@ -5,7 +5,7 @@ import { checkAgainstCommitted } from './history/rules';
 import { planCluster, type ClusterPlan } from './history/plan';
 import { type Diagnostic, hasErrors, locate, parseClusterFile, type ParsedClusterFile, sortDiagnostics, type SourceFile } from './spec';
 import { joinTokensIn } from './spec/secrets';
-import { checkRules } from './spec/rules';
+import { checkRules, sharedCopyLocations } from './spec/rules';
 import { resolveCluster, type ResolvedCluster } from './spec/resolve';
 import { renderK3sConfig } from './render/k3s-config';
 import { renderNodeUserData } from './render/user-data';
@@ -104,7 +104,20 @@ export function analyzeFiles(files: readonly string[], cwd: string): AnalyzedSpe
     }
     return analyzeSpec(source, text);
   });
-  return withUniqueClusterNames(results);
+  return withUnsharedCopyLocations(withUniqueClusterNames(results));
+}
+
+/** Two clusters of the run whose copies would land in one place (see `sharedCopyLocations`). */
+function withUnsharedCopyLocations(results: AnalyzedSpec[]): AnalyzedSpec[] {
+  const findings = sharedCopyLocations(results.flatMap((r) => (r.cluster && r.source ? [{ file: r.file, cluster: r.cluster }] : [])));
+  let next = 0;
+  return results.map((r) => {
+    if (!r.cluster || !r.source) return r;
+    const found = findings[next++];
+    if (found.length === 0) return r;
+    const source = r.source;
+    return { file: r.file, source, diagnostics: [...r.diagnostics, ...found.map((f) => locate(source, f))] };
+  });
 }
 
 /** Two files naming the same cluster would write the same dist/ folder. */

@@ -73,7 +73,7 @@ export const COMMAND_HELP = {
     usage: [
       'seed SPEC --node NAME (--token-file F | --token-env VAR)',
       '[--agent-token-file F | --agent-token-env VAR]',
-      '[--registry-credential NODE_PATH=LOCAL_FILE...] [--restore SNAPSHOT]',
+      '[--registry-credential NODE_PATH=LOCAL_FILE...] [--restore SNAPSHOT [--restore-from TARGET]]',
     ],
     summary: 'print bootable cloud-init user-data for one node, its token(s) filled in',
     options: [
@@ -85,6 +85,7 @@ export const COMMAND_HELP = {
       ['--agent-token-env VAR', 'or from an environment variable'],
       ['--registry-credential NODE_PATH=LOCAL_FILE', 'a registry credential the cluster file names by its path on the node, read from a local file; repeat it, for all of them or none'],
       ['--restore SNAPSHOT', 'a server only: rebuild it from an etcd snapshot, an absolute path on the machine or a name in etcd.s3 (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)'],
+      ['--restore-from TARGET', 'with --restore NAME: take the snapshot from this backup target, the cluster\'s own folder there (an NFS target is mounted read-only at first boot; S3 keys from the environment)'],
     ],
   },
   kubeconfig: {

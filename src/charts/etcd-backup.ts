@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { Chart, Cron, type CronOptions, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
@@ -75,7 +76,12 @@ export class EtcdBackupChart extends Chart {
       image = clusterImage(c, IMAGES.busybox);
       const nfs = kplus.Volume.fromNfs(this, `${id}-nfs`, 'target', { server: target.nfs.server, path: target.nfs.path });
       mounts.push({ path: '/target', volume: nfs });
-      Object.assign(env, { TARGET_KIND: kplus.EnvValue.fromValue('dir'), TARGET_DIR: kplus.EnvValue.fromValue('/target') });
+      // The export is shared by clusters; this one's copies live in its own folder.
+      Object.assign(env, {
+        TARGET_KIND: kplus.EnvValue.fromValue('dir'),
+        TARGET_DIR: kplus.EnvValue.fromValue(posix.join('/target', target.nfs.folder)),
+        FLAT_DIR: kplus.EnvValue.fromValue('/target'),
+      });
     } else {
       const s3 = target.s3 as NonNullable<ResolvedBackupTarget['s3']>;
       image = clusterImage(c, IMAGES.awsCli);

@@ -8,7 +8,11 @@
  * - RETENTION        how many copies the target keeps
  * - MAX_AGE_SECONDS  the newest snapshot may be at most this old (twice the interval)
  * - TARGET_KIND      dir (an NFS mount) or s3
- * - TARGET_DIR       dir: where the copies go
+ * - TARGET_DIR       dir: this cluster's folder on the export, where the copies go (made
+ *                    when missing); the job lists and prunes nothing outside it
+ * - FLAT_DIR         dir, optional: the export's root, where copies went before each
+ *                    cluster had a folder; its copies are counted and reported, never
+ *                    touched (nothing in their names says which cluster wrote them)
  * - S3_URL, S3_ENDPOINT_URL, AWS_*   s3: where the copies go, and the credentials
  */
 export const BACKUP_SCRIPT = `#!/bin/sh
@@ -21,7 +25,8 @@ log() { echo "etcd-backup: $*"; }
 fail() { echo "etcd-backup: ERROR: $*" >&2; exit 1; }
 
 # Prints "<unix-time> <name>" for each snapshot name on stdin, oldest first. K3s names
-# scheduled snapshots <prefix>-<node>-<unix-time>[.zip].
+# scheduled snapshots <prefix>-<node>-<unix-time>[.zip] (k3s-io/k3s pkg/etcd/snapshot.go):
+# nothing in the name says which cluster, hence a folder per cluster on the target.
 by_age() {
   sed -n 's/^\\(.*-\\([0-9][0-9]*\\)\\(\\.zip\\)\\{0,1\\}\\)$/\\2 \\1/p' | sort -n
 }
@@ -59,6 +64,18 @@ target_delete() {
 [ -d "$SNAPSHOT_DIR" ] || fail "snapshot directory $SNAPSHOT_DIR is missing: is this a K3s server with embedded etcd?"
 snapshots=$(local_snapshots | by_age)
 [ -n "$snapshots" ] || fail "no $SNAPSHOT_PREFIX-* snapshot in $SNAPSHOT_DIR: K3s has not taken any"
+
+if [ "$TARGET_KIND" = dir ]; then
+  # One export holds every cluster's folder; this job works inside its own only.
+  mkdir -p "$TARGET_DIR" || fail "cannot create $TARGET_DIR on the target"
+  if [ -n "\${FLAT_DIR:-}" ]; then
+    flat=$(for f in "$FLAT_DIR/$SNAPSHOT_PREFIX"-*; do [ -f "$f" ] && echo "$f"; done | grep -c . || true)
+    if [ "$flat" -gt 0 ]; then
+      copies=copies; [ "$flat" -eq 1 ] && copies=copy
+      log "note: $flat $copies in the export's root from before per-cluster folders, never listed or pruned here; RUNBOOK.md says how to move them"
+    fi
+  fi
+fi
 
 existing=$(target_list)
 copied=0

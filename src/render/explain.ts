@@ -1,4 +1,4 @@
-import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster } from '../spec/resolve';
+import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedCluster } from '../spec/resolve';
 
 /** The quorum table rows: the cluster's own size and the usual sizes around it. */
 export function quorumTable(c: ResolvedCluster): string[] {
@@ -60,7 +60,7 @@ export function renderExplain(c: ResolvedCluster): string {
     lines.push(`  K3s upload: ${where}${c.etcdS3.configSecret ? ` (settings and keys from Secret kube-system/${c.etcdS3.configSecret})` : ''}`);
   }
   for (const t of c.backup?.targets ?? []) {
-    const where = t.nfs ? `NFS ${t.nfs.server}:${t.nfs.path}` : `S3 s3://${t.s3?.bucket}/${t.s3?.folder} at ${t.s3?.endpoint}`;
+    const where = t.nfs ? `NFS ${t.nfs.server}:${nfsCopyDir(t.nfs)}/` : `S3 s3://${t.s3?.bucket}/${t.s3?.folder}/ at ${t.s3?.endpoint}`;
     lines.push(`  copy ${t.name}: "${c.backup?.schedule}" -> ${where}, keeping ${c.snapshots.retention}`);
   }
   if (!c.etcdS3 && (c.backup?.targets.length ?? 0) === 0) lines.push('  no off-node copy: snapshots die with the server disks');

@@ -1,8 +1,11 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
 import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, SUC_JOB_SETTINGS, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { jobDeadlineSeconds, RESTART_LOCK, ROLLOUT_TIMING } from './apply-config-script';
-import { endpointUrl, joinUrl, quorumFor, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+
+type ResolvedBackupNfs = NonNullable<ResolvedBackupTarget['nfs']>;
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';
+import { RUNCMD_SCRIPT } from './fetch-snapshot-script';
 import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedTokenFlags } from './user-data';
 import { REGISTRIES_PATH, registryCredentialFiles } from './registries';
 import { clusterImages } from '../images';
@@ -18,13 +21,17 @@ function fence(lines: string[]): string {
 function failureRows(c: ResolvedCluster): string[] {
   const n = c.servers.length;
   const rows = ['| servers down | etcd | API | what to do |', '| --- | --- | --- | --- |'];
+  if (n === 1) {
+    rows.push(`| 1 of 1 | **down** (its only member) | down | disk intact: start it again ([Server down, data intact](#server-down-data-intact)); data or machine lost: restore from a snapshot ([Restore](#restore-from-a-snapshot)) |`);
+    return rows;
+  }
   for (let down = 1; down <= n; down++) {
     const up = n - down;
     const holds = up >= c.quorum.quorum;
     const api = holds ? 'answers' : 'down: etcd refuses reads and writes';
     const action = holds ? 'replace the failed servers ([Replacing one failed server](#replacing-one-failed-server))'
-      : up > 0 ? 'quorum lost: restore from a snapshot, or `cluster-reset` the most up-to-date survivor ([Restore](#restore-from-a-snapshot))'
-        : 'everything lost: restore from a snapshot on a rebuilt server ([Restore](#restore-from-a-snapshot))';
+      : up > 0 ? 'quorum lost: `cluster-reset` the most up-to-date survivor ([Quorum lost, data intact](#quorum-lost-data-intact)), or restore from a snapshot ([Restore](#restore-from-a-snapshot))'
+        : 'all down: start them; etcd answers once a majority runs on intact disks. Fewer intact: [Quorum lost, data intact](#quorum-lost-data-intact); none: restore from a snapshot on a rebuilt server ([Restore](#restore-from-a-snapshot))';
     rows.push(`| ${down} of ${n} | ${holds ? `quorum holds (${up} of ${c.quorum.quorum} needed)` : `**no quorum** (${up} of ${c.quorum.quorum} needed)`} | ${api} | ${action} |`);
   }
   return rows;
@@ -93,29 +100,76 @@ function s3ConfigSecret(c: ResolvedCluster, p: (...lines: string[]) => void): vo
   ]));
 }
 
+/** `systemctl <verb> k3s` on one server, by address, named. */
+const onServer = (s: ResolvedNode, verb: 'stop' | 'start') => `ssh ${s.address} sudo systemctl ${verb} k3s        # ${s.name}`;
+
 /**
  * Quorum lost with the data intact: reset the survivor with the newest data to a
  * one-member cluster, then rejoin the rest. Before bootstrap the first server founds
  * the cluster and every other server joins it; if the survivor is another server,
  * starting the first server with that config would found a second, empty cluster, so
  * every other server takes its bootstrapped config (joins through the endpoint) first.
+ * Each survivor gets its own steps, so every command names the server it runs on.
+ * One server is a one-member etcd, which always has its quorum: starting it is all.
  */
 function quorumLost(c: ResolvedCluster, p: (...lines: string[]) => void): void {
   const first = c.servers[0];
+  if (c.servers.length === 1) {
+    p('## Server down, data intact');
+    p(`${first.name} is the whole etcd cluster, and a one-member etcd always has its quorum: when it stopped with its disk intact, starting it again is all it takes, no reset and no snapshot. Its data lost or broken: [Restore from a snapshot](#restore-from-a-snapshot).`);
+    p(fence([onServer(first, 'start')]));
+    return;
+  }
   p('## Quorum lost, data intact');
-  p(`When more than ${c.quorum.tolerated} server(s) are gone for good but a survivor's disk is intact, no snapshot is needed: reset the survivor with the newest data (the highest \`etcdctl endpoint status\` revision, or the last to fail) to a one-member cluster, then rejoin the others to it.`);
-  p('1. Stop K3s on every server that still runs.');
-  p('2. On the survivor, reset and start it. The commands for each server as the survivor:');
+  p(`When more than ${c.quorum.tolerated} of the ${c.servers.length} servers are gone for good but a survivor's disk is intact, no snapshot is needed: reset the survivor with the newest data (the highest \`etcdctl endpoint status\` revision, or the last to fail) to a one-member cluster, then rejoin the others to it.`);
+  p('1. Stop K3s on every server that still runs:');
+  p(fence(c.servers.map((s) => onServer(s, 'stop'))));
+  p(`2. Follow the steps of the survivor: reset it and start it, then wipe the etcd data of each other server and start it, one at a time; it joins the survivor as a new member. A server whose machine is gone gets a new machine booted with its user-data instead, and joins the same way.`);
   for (const s of c.servers) {
-    p(`- **${s.name}** (${s.address})${hasServerKey(c, s) ? `: ${RESET_CONFIG_WHY}` : ''}`);
+    const rest = c.servers.filter((o) => o !== s);
+    p(`### ${s.name} (${s.address}) survives`);
+    p(`On ${s.name}:${hasServerKey(c, s) ? ` ${RESET_CONFIG_WHY}` : ''}`);
     p(fence([...resetCommands(c, s, []), 'sudo systemctl start k3s']));
+    if (!c.bootstrapped && s !== first) {
+      p(`${first.name}'s config founds the cluster (\`cluster-init\`) and the others join ${first.name}, so starting them as they are would found a second, empty cluster. First set \`bootstrapped: true\` in \`${c.source}\`, run \`npx k3s-gitops synth\`, commit, and install the new config.yaml of each other server: it joins through the endpoint, ${endpointUrl(c)}${c.loadBalancer.mode === 'daemonset' ? `, which ${s.name}'s load balancer pod serves` : ''}.`);
+      p(fence(rest.flatMap((o) => [
+        `scp dist/${c.name}/nodes/${o.name}/config.yaml ${o.address}:/tmp/k3s-config.yaml`,
+        `ssh ${o.address} sudo install -m 0600 /tmp/k3s-config.yaml ${CONFIG}        # ${o.name}`,
+      ])));
+    }
+    p(`Then, one server at a time:`);
+    p(fence(rest.flatMap((o) => [`ssh ${o.address} sudo rm -rf ${c.dataDir}/server/db/     # ${o.name}`, onServer(o, 'start')])));
   }
-  if (!c.bootstrapped && c.servers.length > 1) {
-    p(`3. **If the survivor is not ${first.name}**: ${first.name}'s config founds the cluster (\`cluster-init\`) and the others join ${first.name}, so starting them as they are would found a second, empty cluster. First set \`bootstrapped: true\` in \`${c.source}\`, run \`npx k3s-gitops synth\`, commit, and install each other server's new config.yaml (it joins through the endpoint, ${endpointUrl(c)}${c.loadBalancer.mode === 'daemonset' ? ', which the survivor\'s load balancer pod serves' : ''}):`);
-    p(fence([`# for each server that rejoins, e.g. ${first.name}:`, `scp dist/${c.name}/nodes/${first.name}/config.yaml ${first.address}:/tmp/k3s-config.yaml`, `ssh ${first.address} sudo install -m 0600 /tmp/k3s-config.yaml ${CONFIG}`]));
-  }
-  p(`${!c.bootstrapped && c.servers.length > 1 ? '4' : '3'}. On every other server, delete its old etcd data and start K3s; it joins the survivor as a new member:`);
-  p(fence([`sudo rm -rf ${c.dataDir}/server/db/`, 'sudo systemctl start k3s']));
+}
+
+/** Where the runbook mounts an NFS target on a server. */
+const nfsMountPoint = (target: string) => `/mnt/k3s-gitops-${target}`;
+
+/** A string matched literally inside an extended regular expression. */
+const ereLiteral = (text: string) => text.replace(/[.[\]()*+?{}|^$\\]/g, '\\$&');
+
+/**
+ * Copies an NFS target holds in its root from before each cluster had a folder: named
+ * `<etcd-snapshot-name>-<node>-<unix time>[.zip]` (k3s-io/k3s pkg/etcd/snapshot.go), so
+ * only the server names can tell whose they are. The job never touches them; these
+ * commands move the ones named after this cluster's servers into its folder, and
+ * nothing else.
+ */
+function flatCopies(c: ResolvedCluster, target: string, nfs: ResolvedBackupNfs, p: (...lines: string[]) => void): void {
+  const first = c.servers[0];
+  const mnt = nfsMountPoint(target);
+  const names = c.servers.map((s) => ereLiteral(s.name)).join('|');
+  const pattern = `^${ereLiteral(c.snapshots.name)}-(${names})-[0-9]+(\\.zip)?$`;
+  p(`### Copies from before per-cluster folders (${target})`);
+  p(`Earlier releases copied into the root of \`${nfs.server}:${nfs.path}\`, named \`${c.snapshots.name}-<server>-<unix-time>\` with nothing naming the cluster. The job leaves them there (it logs how many): it cannot tell them from another cluster's. If no other cluster with servers named ${c.servers.map((s) => s.name).join(', ')} shares the export, move this cluster's into its folder, where the job keeps them to its retention. On ${first.name} (${first.address}), as root:`);
+  p(fence([
+    `mkdir -p ${mnt}`,
+    `mount -t nfs ${nfs.server}:${nfs.path} ${mnt}`,
+    `mkdir -p ${mnt}/${nfs.folder}`,
+    `ls ${mnt} | grep -E '${pattern}' | while read -r f; do mv -n "${mnt}/$f" ${mnt}/${nfs.folder}/; done`,
+    `ls -l ${mnt}            # what is left there is another cluster's, or already in the folder`,
+    `umount ${mnt}`,
+  ]));
 }
 
 /** Copies a local secret file to each node, 0600, without it touching the command line. */
@@ -256,7 +310,7 @@ function dayTwo(c: ResolvedCluster, p: (...lines: string[]) => void): void {
     'ssh <node> sudo journalctl -u k3s --since -30min          # k3s-agent on agents',
   ]));
   p(`- **A bad config**: the node marks it, \`/etc/rancher/k3s/config.yaml.k3s-gitops-failed\` (its hash and when it failed), and every retry on that node fails at once naming the hash, without restarting anything. Fix \`${c.source}\`, re-synthesize, commit: the new hash starts a new job, and the rollout goes on from there. To try the same config again (the cause was outside it), remove the mark on the node and retry the job.`);
-  p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): Kubernetes retries the job's pod, up to ${SUC_JOB_SETTINGS.backoffLimit} times with a pause that doubles from 10 s to 6 min, within the job's deadline (${jobDeadlineSeconds(c, 'server')} s for servers: long enough to wait for the lock behind every other server of both server Plans). A job that ran out of retries or time is deleted ${SUC_JOB_SETTINGS.ttlSecondsAfterFinished / 60} minutes after it failed, and system-upgrade-controller starts a new one. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
+  p(`- **A passing cause** (an etcd member restarting, a VIP not up yet): Kubernetes retries the job's pod, up to ${SUC_JOB_SETTINGS.backoffLimit} times with a pause that doubles from 10 s to 6 min, within the job's deadline (${jobDeadlineSeconds(c, 'server')} s for servers${c.servers.length > 1 ? ': long enough to wait for the lock behind every other server of both server Plans' : ''}). A job that ran out of retries or time is deleted ${SUC_JOB_SETTINGS.ttlSecondsAfterFinished / 60} minutes after it failed, and system-upgrade-controller starts a new one. To retry now: \`kubectl -n ${SUC_NAMES.namespace} delete job <failed-job>\`.`);
   p(`- **A K3s upgrade a server is not healthy after**: the new binary stays (k3s-upgrade keeps no old one) and the Plan stops. Read \`journalctl -u k3s\` there. Going back by a commit is refused (\`K3S_DOWNGRADE\`): etcd's data may already be the new version's. Fix what the log says, or restore from the \`pre-<version>\` snapshot the job took first.`);
   p(`- **An etcd member that never started** (\`(added, never started)\` in the log: a server that died while joining) blocks every server's change until it is removed; a learner (\`(a learner, still joining)\`) blocks it until K3s promotes it. K3s ships no etcdctl; the distribution's \`etcd-client\` package has one. Port 2379 speaks only gRPC on K3s, which etcdctl does:`);
   p(fence([
@@ -313,6 +367,142 @@ function secretsEncryption(c: ResolvedCluster, p: (...lines: string[]) => void):
   p(fence([`${onFirst('disable')}         # or: enable`, ...restartAll, onFirst('reencrypt --force --skip')]));
 }
 
+/** Replacing a dead server while the others keep the data; with one server there are no others. */
+function replaceServer(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const q = c.quorum;
+  const first = c.servers[0];
+  if (c.servers.length === 1) {
+    p('## Replacing the server');
+    p(`${first.name} is the whole cluster: nothing else holds its data, and its API goes down with it. A machine that is gone is rebuilt from a snapshot: [Restore onto a new machine](#restore-onto-a-new-machine).`);
+    return;
+  }
+  p('## Replacing one failed server');
+  p(`While quorum holds (at least ${q.quorum} of the ${q.servers} servers up), a dead server is replaced without a restore. Deleting its Node makes K3s remove its etcd member.`);
+  p(fence([
+    'kubectl delete node <dead-server>',
+    '# boot the replacement machine (same name and address) with its user-data:',
+    `#   dist/${c.name}/nodes/<dead-server>/user-data.yaml, token placed at ${c.tokenFile}${c.agentTokenFile ? `, agent token at ${c.agentTokenFile}` : ''}`,
+    `#   or: npx k3s-gitops seed ${c.source} --node <dead-server> ${seedTokenFlags(c, 'server')}`,
+    'kubectl get nodes -w                                   # it rejoins as a new etcd member',
+  ]));
+  if (!c.bootstrapped) p(`> \`bootstrapped\` is still false: ${first.name} would found a **new, empty** cluster if rebuilt. Set \`bootstrapped: true\` in \`${c.source}\` and commit before replacing ${first.name}.`);
+}
+
+/** The reset on the first server, from each place a snapshot can be: local, a backup target, K3s's S3 upload. */
+function resetFromSnapshot(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const first = c.servers[0];
+  const localSnapshot = `${c.snapshots.dir}/${c.snapshots.name}-${first.name}-<unix-time>`;
+  p('From a local snapshot (one this server took, or a copy fetched from a backup target):');
+  p(fence(resetCommands(c, first, [
+    ...(c.etcdS3 ? ['  --etcd-s3=false \\'] : []),
+    `  --cluster-reset-restore-path=${localSnapshot}`,
+  ])));
+  for (const t of c.backup?.targets ?? []) {
+    if (t.nfs) {
+      const mnt = nfsMountPoint(t.name);
+      p(`A copy on the NFS target \`${t.name}\`, in this cluster's folder \`${nfsCopyDir(t.nfs)}/\`: fetch it onto ${first.name}, as root, then restore it as above:`);
+      p(fence([
+        `mkdir -p ${mnt} && mount -t nfs -o ro ${t.nfs.server}:${t.nfs.path} ${mnt}`,
+        `ls -l ${mnt}/${t.nfs.folder}/`,
+        `install -D -m 0600 ${mnt}/${t.nfs.folder}/<snapshot> ${c.snapshots.dir}/<snapshot>`,
+        `umount ${mnt}`,
+      ]));
+    } else if (t.s3) {
+      p(`A copy in \`s3://${t.s3.bucket}/${t.s3.folder}/\`: \`aws s3 cp --endpoint-url https://${t.s3.endpoint} s3://${t.s3.bucket}/${t.s3.folder}/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
+    }
+  }
+  if (c.etcdS3) {
+    p(`From K3s's own S3 upload: K3s cannot read the \`${c.etcdS3.configSecret ?? 'S3'}\` Secret during a restore, so the S3 settings and keys are passed explicitly, and the snapshot is given by name only:`);
+    p(fence(['export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # from your secret store', ...resetCommands(c, first, [
+      ...s3Flags(c),
+      `  --cluster-reset-restore-path=${c.snapshots.name}-${first.name}-<unix-time>`,
+    ], true)]));
+  }
+  p('K3s prints `Managed etcd cluster membership has been reset, restart without --cluster-reset flag now.` and exits.');
+}
+
+/**
+ * `seed --restore` for the first server, from each place its snapshots are: a new
+ * machine that restores itself at first boot. An NFS folder is fetched by the
+ * user-data, S3 is downloaded by K3s; a path must be on the machine before it boots.
+ */
+function seedRestore(c: ResolvedCluster): string[] {
+  const first = c.servers[0];
+  const seed = `npx k3s-gitops seed ${c.source} --node ${first.name} ${seedTokenFlags(c, 'server')}`;
+  const keys = 'AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...';
+  const name = `${c.snapshots.name}-${first.name}-<unix-time>`;
+  const lines: string[] = [];
+  for (const t of c.backup?.targets ?? []) {
+    if (t.nfs) lines.push(`# from NFS ${t.nfs.server}:${nfsCopyDir(t.nfs)}/: the first boot mounts it read-only and fetches the snapshot`, `${seed} --restore ${name} --restore-from ${t.name} > user-data.yaml`);
+    else if (t.s3) lines.push(`# from s3://${t.s3.bucket}/${t.s3.folder}/: K3s downloads it; the target's keys from the environment`, `${keys} ${seed} --restore ${name} --restore-from ${t.name} > user-data.yaml`);
+  }
+  if (c.etcdS3) lines.push(`# from K3s's own upload, s3://${c.etcdS3.bucket}/${c.etcdS3.folder ? `${c.etcdS3.folder}/` : ''}: K3s downloads it; the keys from the environment`, `${keys} ${seed} --restore ${name} > user-data.yaml`);
+  lines.push('# a snapshot you put on the machine yourself, before it boots:', `${seed} --restore ${c.snapshots.dir}/${name} > user-data.yaml`);
+  return lines;
+}
+
+/**
+ * A restore's first boot that stopped: cloud-init runs runcmd once per instance, from
+ * the script it wrote (cloudinit/config/cc_runcmd.py: <instance>/scripts/runcmd);
+ * `cloud-init clean` removes its state "so cloud-init can re-run", and `--reboot`
+ * reboots into a first boot (cloud-init(1), `cloud-init clean --help`).
+ */
+function stoppedFirstBoot(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  p('### A first boot that stopped');
+  const hooks = c.cloudInit.preInstallCommands.length > 0 ? ' (your `cloudInit.preInstallCommands` run again too)' : '';
+  p(`cloud-init runs a machine's first-boot commands once. When a restore stops (no snapshot, an export that refuses the machine, a failed reset), the machine is up and K3s is not started; \`sudo cloud-init status --long\` says so and \`/var/log/cloud-init-output.log\` has the reason. Fix it, then:`);
+  p(
+    `- it stopped before the reset (the snapshot, the export): run the commands again as cloud-init wrote them; the steps before the reset are safe to run twice${hooks}: \`sudo sh ${RUNCMD_SCRIPT}\``,
+    '- the reset failed: its one-off config is gone (it may hold S3 keys), so run the whole first boot again from the user-data, which also writes every file again (and may give the machine new SSH host keys): `sudo cloud-init clean --logs --reboot`',
+  );
+}
+
+/**
+ * K3s's restore (docs.k3s.io, cli/etcd-snapshot: "Restoring a Cluster from a Snapshot"):
+ * `cluster-reset` with `cluster-reset-restore-path` on one server, which moves the old
+ * etcd data aside (`server/db/etcd-old-<unix time>`, k3s-io/k3s pkg/etcd/etcd.go
+ * `Restore`) and starts a one-member etcd from the snapshot; then the other servers'
+ * `server/db` is removed and they rejoin. One server has no others: it restores in
+ * place, or onto a new machine from `seed --restore`.
+ */
+function restore(c: ResolvedCluster, p: (...lines: string[]) => void): void {
+  const first = c.servers[0];
+  const others = c.servers.slice(1);
+  p('## Restore from a snapshot');
+  const token = `The token at \`${c.tokenFile}\` must be the one in use when the snapshot was taken: K3s decrypts its bootstrap data with it.`;
+  if (others.length === 0) {
+    p(`Restoring rolls the cluster back to the snapshot. ${token} K3s moves ${first.name}'s old etcd data aside (\`${c.dataDir}/server/db/etcd-old-<unix-time>\`) and starts a one-member etcd from the snapshot.`);
+    p('### Restore in place');
+    p(`When ${first.name}'s machine runs but its etcd data is broken, or the cluster must go back to the snapshot:`);
+    p('1. Stop K3s:');
+    p(fence([onServer(first, 'stop')]));
+    p(`2. On ${first.name} (${first.address}), reset etcd from the snapshot.${hasServerKey(c, first) ? ` ${RESET_CONFIG_WHY}` : ''}`);
+    resetFromSnapshot(c, p);
+    p('3. Start K3s:');
+    p(fence([onServer(first, 'start')]));
+    p(`4. Check: \`kubectl get nodes\` lists ${first.name} Ready; agents reconnect by themselves.`);
+    p('### Restore onto a new machine');
+    p(`When ${first.name} is gone: boot a new machine with its name and address (${first.address}) from this user-data. At first boot it installs K3s ${c.k3sVersion} without starting it, resets etcd from the snapshot, then starts K3s; agents reconnect by themselves.`);
+    p(fence(seedRestore(c)));
+    stoppedFirstBoot(c, p);
+    return;
+  }
+  p(`Restoring rolls the whole cluster back to the snapshot. ${token} The restore runs on **${first.name}** (${first.address}); the other ${others.length} servers are wiped and rejoin it.`);
+  p('1. Stop K3s on every server:');
+  p(fence(c.servers.map((s) => onServer(s, 'stop'))));
+  p(`2. On ${first.name}, reset etcd from the snapshot.${hasServerKey(c, first) ? ` ${RESET_CONFIG_WHY}` : ''}`);
+  resetFromSnapshot(c, p);
+  p(`3. Start K3s on ${first.name}:`);
+  p(fence([`ssh ${first.address} sudo systemctl start k3s`]));
+  p(`4. On ${others.map((s) => s.name).join(', ')}, delete the old etcd data, then start K3s so it rejoins ${first.name}:`);
+  p(fence(others.flatMap((s) => [`ssh ${s.address} sudo rm -rf ${c.dataDir}/server/db/     # ${s.name}`, `ssh ${s.address} sudo systemctl start k3s`])));
+  if (c.loadBalancer.mode === 'daemonset' && c.bootstrapped) p(`They join through the VIP, which returns once the load balancer pod runs on ${first.name}; K3s retries until then.`);
+  p('5. Check: `kubectl get nodes` lists every server Ready; agents reconnect by themselves.');
+  p(`If ${first.name}'s machine is gone, rebuild it and restore in one step: boot a new machine with its name and address from this user-data instead of steps 2 and 3, then continue with step 4.`);
+  p(fence(seedRestore(c)));
+  stoppedFirstBoot(c, p);
+}
+
 /**
  * RUNBOOK.md for one cluster: its quorum, what failures do, how to check backups, and
  * K3s's restore procedure with this cluster's names, addresses, paths and bucket.
@@ -320,8 +510,6 @@ function secretsEncryption(c: ResolvedCluster, p: (...lines: string[]) => void):
 export function renderRunbook(c: ResolvedCluster): string {
   const q = c.quorum;
   const first = c.servers[0];
-  const others = c.servers.slice(1);
-  const localSnapshot = `${c.snapshots.dir}/${c.snapshots.name}-${first.name}-<unix-time>`;
   const out: string[] = [];
   const p = (...lines: string[]) => out.push(...lines, '');
 
@@ -351,55 +539,16 @@ export function renderRunbook(c: ResolvedCluster): string {
   if ((c.backup?.targets.length ?? 0) > 0) checks.push(`kubectl -n ${SYSTEM_NAMESPACE} get jobs -l app.kubernetes.io/component=etcd-backup   # a failed Job means a failed copy or stopped snapshots`);
   p(fence(checks));
   for (const t of c.backup?.targets ?? []) {
-    const where = t.nfs ? `NFS \`${t.nfs.server}:${t.nfs.path}\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}\` at \`${t.s3?.endpoint}\``;
-    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\` in ${c.backup?.timeZone} (\`backup.timeZone\`; set it to the servers' zone so copies follow snapshots), keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval.`);
+    const where = t.nfs ? `NFS \`${t.nfs.server}:${nfsCopyDir(t.nfs)}/\`` : `\`s3://${t.s3?.bucket}/${t.s3?.folder}/\` at \`${t.s3?.endpoint}\``;
+    p(`- CronJob \`${BACKUP_NAMES.cronJob(t.name)}\` copies the snapshots to ${where} on \`${c.backup?.schedule}\` in ${c.backup?.timeZone} (\`backup.timeZone\`; set it to the servers' zone so copies follow snapshots), keeps ${c.snapshots.retention}, and fails when the newest snapshot is older than twice the snapshot interval. That folder is this cluster's alone: other clusters may share the ${t.nfs ? 'export' : 'bucket'}, each in a folder of its own, and the job lists and prunes nothing outside its folder.`);
   }
+  for (const t of c.backup?.targets ?? []) if (t.nfs) flatCopies(c, t.name, t.nfs, p);
   if (!c.etcdS3 && (c.backup?.targets.length ?? 0) === 0) p('**No off-node copy is configured: the snapshots die with the server disks.** Add `etcd.s3` or `backup.targets`.');
 
   if (c.etcdS3?.configSecret) s3ConfigSecret(c, p);
 
-  p('## Replacing one failed server');
-  p(`While quorum holds (${q.quorum} of ${q.servers} servers up), a dead server is replaced without a restore. Deleting its Node makes K3s remove its etcd member.`);
-  p(fence([
-    'kubectl delete node <dead-server>',
-    '# boot the replacement machine (same name and address) with its user-data:',
-    `#   dist/${c.name}/nodes/<dead-server>/user-data.yaml, token placed at ${c.tokenFile}${c.agentTokenFile ? `, agent token at ${c.agentTokenFile}` : ''}`,
-    `#   or: npx k3s-gitops seed ${c.source} --node <dead-server> ${seedTokenFlags(c, 'server')}`,
-    'kubectl get nodes -w                                   # it rejoins as a new etcd member',
-  ]));
-  if (!c.bootstrapped) p(`> \`bootstrapped\` is still false: ${first.name} would found a **new, empty** cluster if rebuilt. Set \`bootstrapped: true\` in \`${c.source}\` and commit before replacing ${first.name}.`);
-
-  p('## Restore from a snapshot');
-  p(`Restoring rolls the whole cluster back to the snapshot. The token at \`${c.tokenFile}\` must be the one in use when the snapshot was taken: K3s decrypts its bootstrap data with it. The restore runs on **${first.name}** (${first.address}); the other servers are wiped and rejoin it.`);
-  p('1. Stop K3s on every server:');
-  p(fence(c.servers.map((s) => `ssh ${s.address} sudo systemctl stop k3s        # ${s.name}`)));
-  p(`2. On ${first.name}, reset etcd from the snapshot.${hasServerKey(c, first) ? ` ${RESET_CONFIG_WHY}` : ''}`);
-  p('From a local snapshot (one this server took, or a copy fetched from a backup target):');
-  p(fence(resetCommands(c, first, [
-    ...(c.etcdS3 ? ['  --etcd-s3=false \\'] : []),
-    `  --cluster-reset-restore-path=${localSnapshot}`,
-  ])));
-  for (const t of c.backup?.targets ?? []) {
-    if (t.nfs) p(`A copy on the NFS target: \`sudo mount ${t.nfs.server}:${t.nfs.path} /mnt && sudo cp /mnt/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
-    else p(`A copy in \`s3://${t.s3?.bucket}/${t.s3?.folder}\`: \`aws s3 cp --endpoint-url https://${t.s3?.endpoint} s3://${t.s3?.bucket}/${t.s3?.folder}/<snapshot> ${c.snapshots.dir}/\`, then restore it as above.`);
-  }
-  if (c.etcdS3) {
-    p(`From K3s's own S3 upload: K3s cannot read the \`${c.etcdS3.configSecret ?? 'S3'}\` Secret during a restore, so the S3 settings and keys are passed explicitly, and the snapshot is given by name only:`);
-    p(fence(['export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...   # from your secret store', ...resetCommands(c, first, [
-      ...s3Flags(c),
-      `  --cluster-reset-restore-path=${c.snapshots.name}-${first.name}-<unix-time>`,
-    ], true)]));
-  }
-  p('K3s prints `Managed etcd cluster membership has been reset, restart without --cluster-reset flag now.` and exits.');
-  p(`3. Start K3s on ${first.name}:`);
-  p(fence([`ssh ${first.address} sudo systemctl start k3s`]));
-  if (others.length > 0) {
-    p(`4. On every other server, delete the old etcd data, then start K3s so it rejoins ${first.name}:`);
-    p(fence(others.flatMap((s) => [`ssh ${s.address} sudo rm -rf ${c.dataDir}/server/db/     # ${s.name}`, `ssh ${s.address} sudo systemctl start k3s`])));
-    if (c.loadBalancer.mode === 'daemonset' && c.bootstrapped) p(`They join through the VIP, which returns once the load balancer pod runs on ${first.name}; K3s retries until then.`);
-  }
-  p(`${others.length > 0 ? '5' : '4'}. Check: \`kubectl get nodes\` lists every server Ready; agents reconnect by themselves.`);
-  p(`If ${first.name}'s machine is gone, rebuild it and restore in one step with \`npx k3s-gitops seed ${c.source} --node ${first.name} ${seedTokenFlags(c, 'server')} --restore <snapshot path or S3 snapshot name>\`, then continue with step 4.`);
+  replaceServer(c, p);
+  restore(c, p);
   quorumLost(c, p);
   dayTwo(c, p);
   tokens(c, p);

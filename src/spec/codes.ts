@@ -39,6 +39,7 @@ export const DIAGNOSTIC_CODES: readonly CodeGroup[] = [
   { codes: ['INVALID_TIME_ZONE'], rule: '`backup.timeZone` is not an IANA zone name' },
   { codes: ['SECRET_IN_CONFIG'], rule: 'a key that carries a secret (`token`, `agent-token`, `etcd-s3-secret-key`, ..., or a registry `username`/`password`/`auth`/`token` written inline), or a string shaped like a K3s join token anywhere in the file (a cloud-init command, a label): `dist/` is committed' },
   { codes: ['BACKUP_TARGET_KIND'], rule: 'a backup target must have exactly one of `nfs` or `s3`' },
+  { codes: ['BACKUP_TARGET_SHARED'], rule: 'two clusters of one run whose copies would land in one place (the same NFS server, path and folder; the same S3 endpoint, bucket and folder, K3s\'s own `etcd.s3` upload included): each one\'s job would list and prune the other\'s' },
   { codes: ['AGENT_TOKEN_FILE'], rule: '`token.agentFile` is the server token\'s file' },
   { codes: ['REGISTRY_AUTH', 'INVALID_REGISTRY'], rule: 'basic auth comes as `username_file` and `password_file` together, or `auth_file`; `systemDefaultRegistry` is `host[:port]`' },
   { codes: ['SCHEMA'], rule: 'any other JSON Schema violation, with the validator\'s own words' },

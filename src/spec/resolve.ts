@@ -1,7 +1,8 @@
+import { posix } from 'node:path';
 import { APISERVER_PORT, DATA_DIR } from '../k3s/facts';
 import { urlHost } from './net';
 import type {
-  BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent, RegistriesSpec,
+  BackupNfsTarget, BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent, RegistriesSpec,
 } from './types';
 
 /** A node with every default applied. `index` is its place in `spec.nodes`. */
@@ -36,8 +37,13 @@ export interface Quorum {
 
 export interface ResolvedBackupTarget {
   readonly name: string;
-  readonly nfs?: { readonly server: string; readonly path: string };
+  readonly nfs?: Required<BackupNfsTarget>;
   readonly s3?: Required<BackupS3Target>;
+}
+
+/** The directory below an NFS export that holds one cluster's copies: `<path>/<folder>`. */
+export function nfsCopyDir(nfs: Required<BackupNfsTarget>): string {
+  return posix.normalize(`${nfs.path}/${nfs.folder}`);
 }
 
 /** The cluster with every default resolved: what renderers and charts consume. */
@@ -202,7 +208,8 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
         timeZone: spec.backup.timeZone ?? DEFAULTS.backupTimeZone,
         targets: spec.backup.targets.map((t) => ({
           name: t.name,
-          ...(t.nfs ? { nfs: { server: t.nfs.server, path: t.nfs.path } } : {}),
+          // Several clusters share one NAS export: each keeps its copies in a folder of its own.
+          ...(t.nfs ? { nfs: { server: t.nfs.server, path: t.nfs.path, folder: t.nfs.folder ?? file.metadata.name } } : {}),
           ...(t.s3 ? {
             s3: {
               endpoint: t.s3.endpoint, bucket: t.s3.bucket, region: t.s3.region ?? DEFAULTS.s3Region,

@@ -6,7 +6,7 @@ import {
 import { type Finding, pointer, show } from './diagnostics';
 import { isValidCron } from './cron';
 import { addressFamily, cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
-import type { ResolvedCluster, ResolvedNode } from './resolve';
+import { nfsCopyDir, type ResolvedCluster, type ResolvedNode } from './resolve';
 import type { K3sConfigMap } from './types';
 
 /**
@@ -329,6 +329,63 @@ const backupTargets: Rule = (c) => (c.backup?.targets ?? []).flatMap((t, i) => (
   code: 'BACKUP_TARGET_KIND', pointer: pointer('spec', 'backup', 'targets', i),
   message: `target ${show(t.name)} must have exactly one of nfs or s3`,
 }]));
+
+/** One place a cluster's off-node copies live, where a job lists them and prunes to a count. */
+export interface CopyLocation {
+  /** Equal for two locations that are the same place. */
+  readonly key: string;
+  /** The place, as messages name it. */
+  readonly where: string;
+  /** The field that puts the copies there. */
+  readonly pointer: string;
+}
+
+/** An S3 place: endpoints compare without case, folders without their outer slashes. */
+function s3Location(endpoint: string, bucket: string, folder: string): Pick<CopyLocation, 'key' | 'where'> {
+  const prefix = folder.split('/').filter(Boolean).join('/');
+  return { key: `s3 ${endpoint.toLowerCase()} ${bucket} ${prefix}`, where: `s3://${bucket}/${prefix ? `${prefix}/` : ''} at ${endpoint}` };
+}
+
+/**
+ * Every place a cluster's copies live and are pruned: its NFS folders, its S3 target
+ * folders, and K3s's own upload (K3s prunes it to the retention count too, listing
+ * every object under `<folder>/<etcd-snapshot-name>`: k3s-io/k3s pkg/etcd/s3
+ * `SnapshotRetention`).
+ */
+export function copyLocations(c: ResolvedCluster): CopyLocation[] {
+  const locations: CopyLocation[] = [];
+  c.backup?.targets.forEach((t, i) => {
+    if (t.nfs) {
+      const dir = nfsCopyDir(t.nfs);
+      locations.push({ key: `nfs ${t.nfs.server.toLowerCase()} ${dir}`, where: `NFS ${t.nfs.server}:${dir}`, pointer: pointer('spec', 'backup', 'targets', i, 'nfs') });
+    }
+    if (t.s3) locations.push({ ...s3Location(t.s3.endpoint, t.s3.bucket, t.s3.folder), pointer: pointer('spec', 'backup', 'targets', i, 's3') });
+  });
+  if (c.etcdS3) locations.push({ ...s3Location(c.etcdS3.endpoint, c.etcdS3.bucket, c.etcdS3.folder ?? ''), pointer: '/spec/etcd/s3' });
+  return locations;
+}
+
+/**
+ * Clusters of one run whose copies would land in one place: each cluster's job would
+ * list the other's copies and prune them to its own retention (SPEC: "a job deletes
+ * only its own cluster's files"). The later cluster gets the finding, naming the first.
+ * Returns one list of findings per cluster, in order.
+ */
+export function sharedCopyLocations(clusters: readonly { readonly file: string; readonly cluster: ResolvedCluster }[]): Finding[][] {
+  const first = new Map<string, { file: string; cluster: string; pointer: string }>();
+  return clusters.map(({ file, cluster }) => {
+    const own = copyLocations(cluster);
+    const findings = own.flatMap((loc): Finding[] => {
+      const other = first.get(loc.key);
+      return other ? [{
+        code: 'BACKUP_TARGET_SHARED', pointer: loc.pointer,
+        message: `${loc.where} is also where cluster "${other.cluster}" (${other.file} ${other.pointer}) keeps its copies: each cluster's job would list and prune the other's; give this one a folder of its own`,
+      }] : [];
+    });
+    for (const loc of own) if (!first.has(loc.key)) first.set(loc.key, { file, cluster: cluster.name, pointer: loc.pointer });
+    return findings;
+  });
+}
 
 /** K3s's inline registry credentials, each with the file key that replaces it. */
 export const INLINE_REGISTRY_AUTH: Readonly<Record<string, string>> = {

@@ -270,7 +270,11 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     examples: [NFS_TARGET.nfs],
   },
   '/spec/backup/targets/*/nfs/server': { description: "The NFS server's IP address or DNS name.", examples: ['10.0.0.50', 'nas.example.internal'] },
-  '/spec/backup/targets/*/nfs/path': { description: 'The exported directory, an absolute path.', examples: ['/exports/k3s'] },
+  '/spec/backup/targets/*/nfs/path': { description: 'The exported directory, an absolute path. Several clusters may share it: each keeps its copies in its own folder below it.', examples: ['/exports/k3s'] },
+  '/spec/backup/targets/*/nfs/folder': {
+    description: "The folder below the export that holds this cluster's copies; the job lists and prunes nothing outside it. Defaults to the cluster's name. Two clusters of one repository may not share one (BACKUP_TARGET_SHARED).",
+    examples: ['prod', 'site-a/prod'],
+  },
   '/spec/backup/targets/*/s3': {
     description: 'An S3 bucket the copy job uploads to with the AWS CLI, with the keys from credentialsSecret.',
     examples: [S3_TARGET.s3],
@@ -281,7 +285,7 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   },
   '/spec/backup/targets/*/s3/bucket': { description: 'The bucket the copies go to.', examples: ['acme-dr'] },
   '/spec/backup/targets/*/s3/region': { description: "The bucket's region.", default: DEFAULTS.s3Region, examples: ['eu-west-1'] },
-  '/spec/backup/targets/*/s3/folder': { description: "The folder in the bucket; defaults to the cluster's name.", examples: ['prod'] },
+  '/spec/backup/targets/*/s3/folder': { description: "The folder in the bucket that holds this cluster's copies; the job lists and prunes nothing outside it. Defaults to the cluster's name. Two clusters of one repository may not share one (BACKUP_TARGET_SHARED).", examples: ['prod'] },
   '/spec/backup/targets/*/s3/credentialsSecret': {
     description: 'A Secret in k3s-gitops-system with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the tree only names it.',
     examples: ['dr-s3'],

@@ -4,6 +4,12 @@ import type { BackupTarget, ClusterFile, K3sConfigMap, NodeSpec, RegistriesSpec 
 
 /** RFC 1123 label: what Kubernetes accepts as a namespace or a cluster's folder name. */
 export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/**
+ * A folder below an NFS export: relative, `/`-separated names of letters, digits, `.`,
+ * `_` and `-`, none of them `.` or `..` (each starts with a letter, digit or `_`), so
+ * it can never leave the export.
+ */
+export const RELATIVE_FOLDER = '^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$';
 /** RFC 1123 subdomain: what Kubernetes accepts as a node name. */
 export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
@@ -119,7 +125,11 @@ const backupTarget: JSONSchemaType<BackupTarget> = {
       type: 'object',
       additionalProperties: false,
       required: ['server', 'path'],
-      properties: { server: nonEmpty, path: { type: 'string', pattern: '^/', maxLength: 4096 } },
+      properties: {
+        server: nonEmpty,
+        path: { type: 'string', pattern: '^/', maxLength: 4096 },
+        folder: { type: 'string', pattern: RELATIVE_FOLDER, maxLength: 253, nullable: true },
+      },
       nullable: true,
     },
     s3: {

@@ -213,8 +213,16 @@ export interface BackupSpec {
 
 export interface BackupTarget {
   readonly name: string;
-  readonly nfs?: { readonly server: string; readonly path: string };
+  readonly nfs?: BackupNfsTarget;
   readonly s3?: BackupS3Target;
+}
+
+export interface BackupNfsTarget {
+  readonly server: string;
+  /** The exported directory. */
+  readonly path: string;
+  /** The folder under the export that holds this cluster's copies, and nothing else's. @default - the cluster's name */
+  readonly folder?: string;
 }
 
 export interface BackupS3Target {

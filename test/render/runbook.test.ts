@@ -86,10 +86,11 @@ describe('RUNBOOK.md', () => {
   });
 
   test('quorum lost: exact commands for every survivor; before bootstrap nobody restarts with a config that founds a second cluster', () => {
-    for (const s of example.servers) expect(md).toContain(`- **${s.name}** (${s.address})`);
-    expect(md).toMatch(/If the survivor is not master-1\*\*: .*set `bootstrapped: true`/);
+    for (const s of example.servers) expect(md).toContain(`### ${s.name} (${s.address}) survives`);
+    const founds = /master-1's config founds the cluster \(`cluster-init`\).*set `bootstrapped: true`/g;
+    expect(md.match(founds)).toHaveLength(2); // once for each survivor but master-1
     expect(commands(renderRunbook(bootstrapped)).filter((l) => l.includes('--config /etc/rancher/k3s/cluster-reset.yaml'))).toHaveLength(3 + 2);
-    expect(renderRunbook(bootstrapped)).not.toContain('If the survivor is not');
+    expect(renderRunbook(bootstrapped)).not.toMatch(founds);
   });
 
   test('S3 config Secret: its type and every key, values as placeholders; schedules name their time zones', () => {
@@ -170,7 +171,106 @@ describe('RUNBOOK.md', () => {
   test('explain reports what is backed up where and how often', () => {
     const text = renderExplain(enterprise);
     expect(text).toContain('snapshots: K3s, "0 */4 * * *", 12 kept on each server');
-    expect(text).toContain('copy dr-bucket: "20 */4 * * *" -> S3 s3://acme-k3s-dr/enterprise at s3.eu-west-1.amazonaws.com');
-    expect(text).toContain('copy nas: "20 */4 * * *" -> NFS 172.16.9.50:/exports/k3s');
+    // Each names the cluster's own folder: the bucket and the export may be shared.
+    expect(text).toContain('copy dr-bucket: "20 */4 * * *" -> S3 s3://acme-k3s-dr/enterprise/ at s3.eu-west-1.amazonaws.com');
+    expect(text).toContain('copy nas: "20 */4 * * *" -> NFS 172.16.9.50:/exports/k3s/enterprise/,');
   });
 });
+
+describe('RUNBOOK.md for 1, 3 and 5 servers: every command names a node of the cluster with the role it needs', () => {
+  /** ha.yaml with two more servers: 5 servers, quorum 3, tolerates 2. */
+  const five = (t: string) => t.replace('    - { name: worker-1,', '    - { name: master-4, role: server, address: 10.0.0.14 }\n    - { name: master-5, role: server, address: 10.0.0.15 }\n    - { name: worker-1,');
+  const topologies = [
+    ['1 server (lab)', lab],
+    ['1 server, bootstrapped', loadCluster(path.join(GOOD, 'lab.yaml'), (t) => t.replace('  controlPlane:', '  bootstrapped: true\n  controlPlane:'))],
+    ['3 servers', example],
+    ['3 servers, bootstrapped', bootstrapped],
+    ['5 servers', loadCluster(path.join(GOOD, 'ha.yaml'), five)],
+    ['5 servers, bootstrapped', loadCluster(path.join(GOOD, 'ha.yaml'), (t) => five(t).replace('bootstrapped: false', 'bootstrapped: true'))],
+    ['5 servers (enterprise)', enterprise],
+  ] as const;
+
+  /** What a command needs of the node it runs on: a server (K3s server, etcd) or an agent. */
+  const roleFor = (cmd: string): 'server' | 'agent' | 'any' => {
+    if (/k3s-agent/.test(cmd)) return 'agent';
+    if (/systemctl (stop|start|restart) k3s\b(?!-)|k3s (server|etcd-snapshot|secrets-encrypt|certificate|token rotate)|etcdctl|server\/db|cluster-reset/.test(cmd)) return 'server';
+    return 'any';
+  };
+
+  test.each(topologies)('%s: every `ssh <address>` is a node of the cluster, of the role the command needs, named right', (_name, c) => {
+    const md = renderRunbook(c);
+    // `ssh <node>` is a placeholder for the node a failed job names, not a node of its own.
+    const lines = commands(md).filter((l) => /^(ssh|scp) /.test(l) && !/^ssh <[a-z-]+> /.test(l));
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) {
+      const address = /^ssh (\S+) /.exec(line)?.[1] ?? /^scp \S+ ([^:\s]+):/.exec(line)?.[1];
+      const node = c.nodes.find((n) => n.address === address);
+      expect({ line, node: node?.name ?? 'no such node' }).toEqual({ line, node: expect.not.stringMatching(/^no such node$/) });
+      const needs = roleFor(line);
+      if (needs !== 'any') expect({ line, role: node?.role }).toEqual({ line, role: needs });
+      const named = /#\s*(\S+)\s*$/.exec(line)?.[1];
+      if (named && c.nodes.some((n) => n.name === named)) expect({ line, named }).toEqual({ line, named: node?.name });
+    }
+  });
+
+  test.each(topologies.filter(([, c]) => c.servers.length === 1))('%s: one-server procedures, no step on a server that does not exist', (_name, c) => {
+    const md = renderRunbook(c);
+    const [only] = c.servers;
+    expect(md).not.toMatch(/other servers?\b/);
+    expect(md).not.toMatch(/\b0 server\(s\)|1 of 1 servers up|0 of 1 needed/);
+    // Wiping server/db is how other servers rejoin; with one server there is no one to rejoin, and K3s's reset moves the old data aside itself.
+    expect(commands(md).join('\n')).not.toMatch(/rm -rf \S*\/server\/db\//);
+    // Its API is down with it: nothing to delete the Node through.
+    expect(commands(md)).not.toContain('kubectl delete node <dead-server>');
+    expect(md).toContain('### Restore in place');
+    expect(md).toContain('### Restore onto a new machine');
+    const cmds = commands(md);
+    const stop = cmds.indexOf(`ssh ${only.address} sudo systemctl stop k3s        # ${only.name}`);
+    const reset = cmds.findIndex((l) => l.includes('--cluster-reset'));
+    const start = cmds.indexOf(`ssh ${only.address} sudo systemctl start k3s        # ${only.name}`);
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(stop).toBeLessThan(reset);
+    expect(reset).toBeLessThan(start);
+    expect(cmds.some((l) => l.includes(`npx k3s-gitops seed ${c.source} --node ${only.name} `) && l.includes('--restore '))).toBe(true);
+    expect(md).toMatch(/\| 1 of 1 \| \*\*down\*\*/);
+  });
+
+  test.each(topologies.filter(([, c]) => c.servers.length > 1))('%s: the others are exactly the servers but the one restored or surviving, each by name', (_name, c) => {
+    const md = renderRunbook(c);
+    const wipes = (text: string) => commands(text).filter((l) => /rm -rf \S*\/server\/db\//.test(l)).map((l) => /^ssh (\S+) /.exec(l)?.[1]);
+    const restore = md.slice(md.indexOf('## Restore from a snapshot'), md.indexOf('## Quorum lost'));
+    expect(wipes(restore).sort()).toEqual(c.servers.slice(1).map((s) => s.address).sort());
+    const lost = md.slice(md.indexOf('## Quorum lost'), md.indexOf('## Changes through Git'));
+    expect(lost).toContain(`When more than ${c.quorum.tolerated} of the ${c.servers.length} servers are gone`);
+    for (const survivor of c.servers) {
+      const start = lost.indexOf(`### ${survivor.name} (${survivor.address}) survives`);
+      expect(start).toBeGreaterThanOrEqual(0);
+      const next = lost.indexOf('### ', start + 1);
+      const block = lost.slice(start, next < 0 ? undefined : next);
+      expect(wipes(block).sort()).toEqual(c.servers.filter((s) => s !== survivor).map((s) => s.address).sort());
+      expect(commands(block).find((l) => l.includes('--cluster-reset'))).toBeDefined();
+    }
+    expect(md).toContain(`While quorum holds (at least ${c.quorum.quorum} of the ${c.servers.length} servers up)`);
+  });
+});
+
+describe('RUNBOOK.md: restoring a rebuilt server from where this cluster\'s copies are', () => {
+  test('NFS-only backups: seed --restore-from the NFS target, which the first boot fetches itself; a stopped first boot re-runs', () => {
+    const md = renderRunbook(lab);
+    expect(commands(md)).toContain('npx k3s-gitops seed test/fixtures/good/lab.yaml --node master --token-env K3S_TOKEN --restore etcd-snapshot-master-<unix-time> --restore-from backup-vm > user-data.yaml');
+    expect(md).toContain('# from NFS 192.168.56.50:/srv/k3s-snapshots/lab/: the first boot mounts it read-only and fetches the snapshot');
+    expect(md).toContain('### A first boot that stopped');
+    expect(md).toContain('`sudo sh /var/lib/cloud/instance/scripts/runcmd`');
+    expect(md).toContain('`sudo cloud-init clean --logs --reboot`');
+    // Fetching by hand reads the same folder, read-only.
+    expect(commands(md)).toContain('mkdir -p /mnt/k3s-gitops-backup-vm && mount -t nfs -o ro 192.168.56.50:/srv/k3s-snapshots /mnt/k3s-gitops-backup-vm');
+    expect(commands(md)).toContain('install -D -m 0600 /mnt/k3s-gitops-backup-vm/lab/<snapshot> /var/lib/rancher/k3s/server/db/snapshots/<snapshot>');
+  });
+
+  test('every place the copies are gets its seed line: each target, K3s\'s upload, a file put there by hand', () => {
+    const seeds = commands(renderRunbook(enterprise)).filter((l) => l.includes('npx k3s-gitops seed') && l.includes('--restore '));
+    expect(seeds.map((l) => /--restore-from (\S+)/.exec(l)?.[1] ?? (/--restore \//.test(l) ? 'path' : 'etcd.s3')).sort()).toEqual(['dr-bucket', 'etcd.s3', 'nas', 'path']);
+    for (const l of seeds.filter((x) => !x.includes('--restore-from nas') && !x.includes('--restore /'))) expect(l.startsWith('AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... ')).toBe(true);
+  });
+});
+

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
 import { renderNodeUserData } from '../../src/render/user-data';
 import { nodeTokenFile } from '../../src/spec/resolve';
 import { GOOD, goodFixtures, loadCluster, parseYaml, ROOT, runCli, tempDir, treeOf } from '../helpers';
-import { cloudInitSchemaFailures } from '../tools';
+import { Machine, RUNCMD, shellifyRuncmd } from '../machine';
+import { cloudInitSchemaFailures, shellcheckFailures } from '../tools';
 
 /** A token made up for the tests: it must never reach a file. */
 const TOKEN = 'K10test0000000000000000000000000000000000000000000000000000000000::server:not-a-real-secret';
@@ -149,9 +151,10 @@ describe('seed --restore follows K3s\'s documented restore procedure', () => {
     expect(restore['cluster-init']).toBeUndefined();
     expect(writeFile(r.stdout, '/etc/rancher/k3s/restore-config.yaml')?.permissions).toBe('0600');
     const cmds = runcmd(r.stdout);
+    // The snapshot first: a boot without it stops before anything is installed.
     const order = [
+      cmds.findIndex((l) => l.startsWith(`[ -s '${snapshot}' ]`)),
       cmds.findIndex((l) => l.includes("INSTALL_K3S_SKIP_START='true'")),
-      cmds.findIndex((l) => l.startsWith(`[ -f '${snapshot}' ]`)),
       cmds.findIndex((l) => l.startsWith('k3s server --config /etc/rancher/k3s/restore-config.yaml')),
       cmds.indexOf('rm -f /etc/rancher/k3s/restore-config.yaml'),
       cmds.indexOf('systemctl start k3s'),
@@ -186,3 +189,150 @@ describe('seed --restore follows K3s\'s documented restore procedure', () => {
     expect(writeFile(withRestore, '/etc/rancher/k3s/config.yaml')).toEqual(writeFile(plain, '/etc/rancher/k3s/config.yaml'));
   });
 });
+
+describe('seed --restore --restore-from: the first boot takes the snapshot from the cluster\'s own backup target', () => {
+  const dir = tempDir();
+  const bootstrapped = path.join(dir, 'example.yaml');
+  fs.writeFileSync(bootstrapped, fs.readFileSync(ha, 'utf8').replace('bootstrapped: false', 'bootstrapped: true'));
+  const enterpriseFile = path.join(GOOD, 'enterprise.yaml');
+  const SNAPSHOT = 'etcd-snapshot-master-1-1760000000';
+  const EXPORT = '10.0.0.50:/exports/k3s-snapshots';
+  /** What K3s saves: etcd's bbolt file, whose meta page has the magic 0xED0CDAED at byte 16. */
+  const bbolt = (tag: string) => Buffer.concat([Buffer.alloc(16), Buffer.from([0xed, 0xda, 0x0c, 0xed, 2, 0, 0, 0]), Buffer.from(tag.padEnd(4096, '.'))]);
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const restoreSeed = (args: string[], env: NodeJS.ProcessEnv = {}) => seed([bootstrapped, '--node', 'master-1', '--token-env', 'K3S_JOIN', ...args], { K3S_JOIN: TOKEN, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', ...env });
+  const fromNfs = (snapshot = SNAPSHOT) => restoreSeed(['--restore', snapshot, '--restore-from', 'nas']);
+
+  test('NFS: the user-data installs nfs-common, fetches the snapshot read-only before installing K3s, and passes cloud-init\'s schema and shellcheck', async () => {
+    const r = fromNfs();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const doc = parseYaml(r.stdout);
+    expect(doc.packages).toContain('nfs-common');
+    const cmds: string[] = doc.runcmd;
+    const fetch = cmds.findIndex((l) => l.startsWith('sh /var/lib/k3s-gitops/fetch-snapshot.sh '));
+    expect(cmds[fetch]).toBe(`sh /var/lib/k3s-gitops/fetch-snapshot.sh '${EXPORT}' 'example' '${SNAPSHOT}' '/var/lib/k3s-gitops/restore' || exit 1`);
+    expect(fetch).toBeLessThan(cmds.findIndex((l) => l.includes('INSTALL_K3S_SKIP_START')));
+    expect(writeFile(r.stdout, '/var/lib/k3s-gitops/fetch-snapshot.sh')?.permissions).toBe('0700');
+    const restore = parseYaml(writeFile(r.stdout, '/etc/rancher/k3s/restore-config.yaml')?.content as string);
+    expect(restore).toMatchObject({ 'cluster-reset': true, 'cluster-reset-restore-path': `/var/lib/k3s-gitops/restore/${SNAPSHOT}`, 'etcd-s3': false });
+    expect(r.stdout).toContain(`# Restores master-1 from etcd snapshot ${SNAPSHOT}, fetched read-only at first boot from NFS ${EXPORT}/example/ (backup target nas)`);
+    expect(await cloudInitSchemaFailures(new Map([['restore-nfs', r.stdout]]))).toEqual([]);
+    expect(await shellcheckFailures(new Map([
+      ['fetch-snapshot.sh', writeFile(r.stdout, '/var/lib/k3s-gitops/fetch-snapshot.sh')?.content as string],
+      ['runcmd', shellifyRuncmd(cmds)],
+    ]))).toEqual([]);
+  });
+
+  test('NFS, booted: mount read-only, copy from this cluster\'s folder, unmount, install, reset from the copy, start', () => {
+    const ours = bbolt('example');
+    const m = new Machine(fromNfs().stdout, { [EXPORT]: { [`example/${SNAPSHOT}`]: ours, [`staging/${SNAPSHOT}`]: bbolt('staging') } });
+    const boot = m.run();
+    expect({ status: boot.status, stderr: boot.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(boot.stdout).toContain(`k3s-gitops: fetched ${SNAPSHOT} (bbolt, ${ours.length} bytes) from ${EXPORT}/example`);
+    const mnt = /^mount -t nfs -o ro 10\.0\.0\.50:\/exports\/k3s-snapshots (\/run\/k3s-gitops-snapshot\.\w+)$/.exec(boot.calls[0])?.[1];
+    expect(boot.calls).toEqual([
+      `mount -t nfs -o ro ${EXPORT} ${mnt}`,
+      `umount ${mnt}`,
+      'curl -sfL https://get.k3s.io -o /var/tmp/k3s-install.sh',
+      'install version=v1.36.3+k3s1 exec=server skip-start=true',
+      'k3s server --config /etc/rancher/k3s/restore-config.yaml',
+      `k3s reset-from /var/lib/k3s-gitops/restore/${SNAPSHOT} ${sha256(ours)}`,
+      'systemctl start k3s',
+    ]);
+    expect(fs.existsSync(m.at(mnt as string))).toBe(false);
+    // The one-off config and the fetched copy are gone; the export is as it was.
+    expect(fs.existsSync(m.at('/etc/rancher/k3s/restore-config.yaml'))).toBe(false);
+    expect(fs.readdirSync(m.at('/var/lib/k3s-gitops/restore'))).toEqual([]);
+    expect(fs.statSync(m.at('/var/lib/k3s-gitops/restore')).mode & 0o777).toBe(0o700);
+    expect(fs.readdirSync(m.at('/nfs/10.0.0.50/exports/k3s-snapshots')).sort()).toEqual(['example', 'staging']);
+    expect(fs.readFileSync(m.at(`/nfs/10.0.0.50/exports/k3s-snapshots/example/${SNAPSHOT}`))).toEqual(ours);
+  });
+
+  test('NFS, booted: a compressed snapshot (etcd-snapshot-compress) is a zip named .zip, and keeps its name', () => {
+    const zip = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(64, 1)]);
+    const m = new Machine(fromNfs(`${SNAPSHOT}.zip`).stdout, { [EXPORT]: { [`example/${SNAPSHOT}.zip`]: zip } });
+    const boot = m.run();
+    expect(boot.status).toBe(0);
+    expect(boot.calls).toContain(`k3s reset-from /var/lib/k3s-gitops/restore/${SNAPSHOT}.zip ${sha256(zip)}`);
+  });
+
+  // One behaviour each; every one stops the boot before K3s is installed, leaves nothing mounted, and says how to go on.
+  test.each([
+    ['the snapshot is only in another cluster\'s folder', SNAPSHOT, { [`staging/${SNAPSHOT}`]: bbolt('staging'), 'example/etcd-snapshot-master-1-1750000000': bbolt('old') }, `snapshot ${SNAPSHOT} is not in ${EXPORT}, folder example (newest there: etcd-snapshot-master-1-1750000000 )`],
+    ['the snapshot is empty', SNAPSHOT, { [`example/${SNAPSHOT}`]: '' }, `snapshot ${SNAPSHOT} in ${EXPORT}/example is empty`],
+    ['the file is no etcd snapshot', SNAPSHOT, { [`example/${SNAPSHOT}`]: 'just some text, long enough to have a byte 16 and more' }, 'is not an etcd snapshot K3s can restore'],
+    ['a .zip that is no zip archive', `${SNAPSHOT}.zip`, { [`example/${SNAPSHOT}.zip`]: bbolt('not zipped') }, 'is not an etcd snapshot K3s can restore'],
+    ['the export does not let the machine in', SNAPSHOT, undefined, `cannot mount ${EXPORT} read-only`],
+  ] as const)('fails: %s', (_what, snapshot, files, message) => {
+    const m = new Machine(fromNfs(snapshot).stdout, files ? { [EXPORT]: files } : {});
+    const boot = m.run();
+    expect(boot.status).toBe(1);
+    expect(boot.stderr).toContain(message);
+    expect(boot.stderr).toContain(`run this first boot's commands again: sudo sh ${RUNCMD}`);
+    expect(boot.calls.filter((c) => !/^(mount|umount) /.test(c))).toEqual([]);
+    expect(boot.calls.filter((c) => c.startsWith('umount')).length).toBe(files ? 1 : 0);
+    expect(fs.readdirSync(m.at('/run')).filter((f) => f.startsWith('k3s-gitops-snapshot.'))).toEqual([]);
+    expect(fs.existsSync(m.at('/var/lib/k3s-gitops/restore')) ? fs.readdirSync(m.at('/var/lib/k3s-gitops/restore')) : []).toEqual([]);
+  });
+
+  test('a first boot that stopped runs again by hand, as the message and RUNBOOK say, once the snapshot is there', () => {
+    const m = new Machine(fromNfs().stdout, { [EXPORT]: { 'example/etcd-snapshot-master-1-1750000000': bbolt('old') } });
+    expect(m.run().status).toBe(1);
+    const snapshot = bbolt('copied later');
+    m.serve(EXPORT, { [`example/${SNAPSHOT}`]: snapshot });
+    const again = m.run(RUNCMD);
+    expect(again.status).toBe(0);
+    expect(again.calls).toContain(`k3s reset-from /var/lib/k3s-gitops/restore/${SNAPSHOT} ${sha256(snapshot)}`);
+    expect(again.calls.at(-1)).toBe('systemctl start k3s');
+  });
+
+  test('a path on the machine: seed says before anything boots that it must be there, and the boot stops without it until it is', () => {
+    const path_ = `/var/lib/rancher/k3s/server/db/snapshots/${SNAPSHOT}`;
+    const r = restoreSeed(['--restore', path_]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`${path_} must be on the machine, mode 0600, before cloud-init runs this user-data's commands`);
+    expect(r.stderr).toContain('--restore <file name> --restore-from nas');
+    const m = new Machine(r.stdout);
+    const stopped = m.run();
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain(`snapshot ${path_} is not on this machine (or is empty): copy it there, mode 0600, then run this first boot's commands again: sudo sh ${RUNCMD}`);
+    expect(stopped.calls).toEqual([]);
+    const snapshot = bbolt('staged');
+    m.write(path_, snapshot);
+    const again = m.run();
+    expect(again.status).toBe(0);
+    expect(again.calls).toContain(`k3s reset-from ${path_} ${sha256(snapshot)}`);
+  });
+
+  test('an S3 target: K3s downloads from the target\'s bucket and folder, with the keys given', async () => {
+    const r = seed([enterpriseFile, '--node', 'cp-1', '--token-env', 'K3S_JOIN', '--restore', 'etcd-snapshot-cp-1-1760000000', '--restore-from', 'dr-bucket'], {
+      K3S_JOIN: TOKEN, AWS_ACCESS_KEY_ID: 'AKIATESTONLY', AWS_SECRET_ACCESS_KEY: 'test-only-secret',
+    });
+    expect(r.stderr).not.toMatch(/ error |k3s-gitops seed:/);
+    expect(r.status).toBe(0);
+    const restore = parseYaml(writeFile(r.stdout, '/etc/rancher/k3s/restore-config.yaml')?.content as string);
+    expect(restore).toMatchObject({
+      'cluster-reset-restore-path': 'etcd-snapshot-cp-1-1760000000', 'etcd-s3': true, 'etcd-s3-endpoint': 's3.eu-west-1.amazonaws.com',
+      'etcd-s3-bucket': 'acme-k3s-dr', 'etcd-s3-folder': 'enterprise', 'etcd-s3-access-key': 'AKIATESTONLY', 'etcd-s3-secret-key': 'test-only-secret',
+    });
+    expect(runcmd(r.stdout).join('\n')).not.toContain('fetch-snapshot');
+    expect(await cloudInitSchemaFailures(new Map([['restore-s3-target', r.stdout]]))).toEqual([]);
+  });
+
+  test.each([
+    ['a target the cluster lacks', ['--restore', SNAPSHOT, '--restore-from', 'tape'], 'has no backup target "tape"; targets: nas'],
+    ['a path where the target\'s file name goes', ['--restore', `../${SNAPSHOT}`, '--restore-from', 'nas'], 'takes the snapshot\'s file name in the target\'s folder'],
+    ['--restore-from alone', ['--restore-from', 'nas'], 'give --restore too'],
+    ['a snapshot argument over two lines', ['--restore', `/tmp/${SNAPSHOT}\nruncmd: [reboot]`], 'one line without control characters'],
+    ['a name without etcd.s3, with a backup target', ['--restore', SNAPSHOT], 'has no etcd.s3 to fetch a snapshot name from; for a copy on a backup target add --restore-from backup-vm'],
+  ])('fails: %s', (_what, args, message) => {
+    const file = args.length === 2 && args[0] === '--restore' && !args[1].startsWith('/') ? path.join(GOOD, 'lab.yaml') : bootstrapped;
+    const node = file === bootstrapped ? 'master-1' : 'master';
+    const r = seed([file, '--node', node, '--token-env', 'K3S_JOIN', ...args], { K3S_JOIN: TOKEN });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe('');
+  });
+});
+
