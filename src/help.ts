@@ -73,7 +73,8 @@ export const COMMAND_HELP = {
     usage: [
       'seed SPEC --node NAME (--token-file F | --token-env VAR)',
       '[--agent-token-file F | --agent-token-env VAR]',
-      '[--registry-credential NODE_PATH=LOCAL_FILE...] [--restore SNAPSHOT [--restore-from TARGET]]',
+      '[--registry-credential NODE_PATH=LOCAL_FILE...]',
+      '[--restore SNAPSHOT [--restore-from TARGET]]',
     ],
     summary: 'print bootable cloud-init user-data for one node, its token(s) filled in',
     options: [
