@@ -25,17 +25,17 @@ export function renderHaproxyCfg(c: ResolvedCluster, log: HaproxyLogTarget): str
   const ipv6 = [c.endpoint, ...c.servers.flatMap((s) => s.addresses)].some((a) => addressFamily(a) === 'ipv6');
   const bind = ipv6 ? `:::${c.loadBalancer.port} v4v6` : `:${c.loadBalancer.port}`;
   const servers = c.servers.map((s) => `  server ${s.name} ${urlHost(s.address)}:${APISERVER_PORT} check`);
-  // HAProxy's built-in Prometheus exporter (addons/promex, built into the official image
-  // with USE_PROMEX=1 and into Debian's), on every address: Prometheus scrapes each
-  // LB peer on its own address and the holder through the VIP. An HTTP frontend of its
-  // own, as promex requires; no logging of each scrape.
+  // HAProxy's built-in Prometheus exporter (addons/promex: "http-request use-service
+  // prometheus-exporter" in an HTTP frontend; the official image builds it in with
+  // USE_PROMEX=1, docker-library/haproxy 2.8/alpine/Dockerfile, and so does Debian's),
+  // on every address: Prometheus scrapes each LB peer on its own address and the holder
+  // through the VIP. Scrapes are not logged.
   const metrics = c.monitoring.prometheusRules ? `
 frontend prometheus
   mode http
   bind ${ipv6 ? `:::${LB_METRICS.port} v4v6` : `:${LB_METRICS.port}`}
-  option httplog
-  no log
   timeout client 10s
+  http-request set-log-level silent
   http-request use-service prometheus-exporter if { path ${LB_METRICS.path} }
 ` : '';
   return `# ${generatedBy(c.source)}
