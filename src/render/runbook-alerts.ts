@@ -30,6 +30,7 @@ export function monitoringRunbook(c: ResolvedCluster, p: (...lines: string[]) =>
   const silent = [
     ...(m.etcdMetrics ? [] : ['etcd (set `monitoring.etcdMetrics: true`)']),
     ...((c.backup?.targets.length ?? 0) > 0 ? [] : [`K3s's snapshots and off-node copies (the signal is the backup CronJobs, which fail when snapshots stop; add \`backup.targets\`)`]),
+    ...(c.etcdS3 ? [`K3s's own upload to \`s3://${c.etcdS3.bucket}\` (K3s reports it only in ETCDSnapshotFile objects, events and, with \`supervisor-metrics\`, \`k3s_etcd_snapshot_save_s3_duration_seconds\` behind :6443's authentication; check it with \`k3s etcd-snapshot ls\`)`] : []),
     ...(c.gitops?.upgrades ? [] : ['day-2 rollouts (nothing applies the Plans)']),
     ...(c.loadBalancer.mode === 'none' ? ['the load balancer (mode none)'] : []),
   ];

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterImages } from '../../src/images';
-import { goodFixtures, GOOD, loadCluster, manifestObjects, parseYaml, tempDir, treeOf } from '../helpers';
+import { goodFixtures, GOOD, loadCluster, manifestObjects, parseYaml, ROOT, tempDir, treeOf } from '../helpers';
 import { prometheusOperatorFailures } from '../prometheus-operator-model';
 import { kubernetesSchemaFailures, promtool } from '../tools';
 import { toYaml } from '../../src/render/text';
@@ -210,4 +210,20 @@ describe('the prometheus-operator model refuses what the API server would drop',
     edit(o);
     expect((prometheusOperatorFailures(o) ?? []).map((f) => ({ instancePath: f.instancePath, keyword: f.keyword }))).toContainEqual({ instancePath, keyword });
   });
+});
+
+test('the README\'s alert end to end is what clusters/example.yaml with the README\'s block compiles to', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Alerts\n'));
+  const block = /```yaml\n(spec:\n {2}monitoring:\n[\s\S]*?)```/.exec(section)?.[1] as string;
+  const example = loadCluster(path.join(ROOT, 'clusters', 'example.yaml'), (t) => `${t.trimEnd()}\n${block.split('\n').slice(1).map((l) => l.replace(/ +#.*$/, '')).join('\n')}`);
+  expect(example.monitoring).toEqual({ prometheusRules: true, namespace: 'monitoring', labels: { release: 'kube-prometheus-stack' }, etcdMetrics: true });
+  const stale = rulesOf(example).get('K3sEtcdOffNodeCopyStale') as Rule;
+  const flat = (text: string) => text.replace(/\s+/g, ' ');
+  const expand = (text: string) => text.replace('{{ $labels.cronjob }}', 'etcd-backup-nas').replace('{{ $value | humanizeDuration }}', '12h 9m 30s');
+  expect(section).toContain(stale.expr.split('\n')[0]);
+  expect(section).toContain(`summary:     ${expand(stale.annotations.summary)}`);
+  expect(flat(section)).toContain(`description: ${flat(expand(stale.annotations.description))}`);
+  expect(section).toContain(`runbook_url: ${stale.annotations.runbook_url}`);
+  expect(section).toContain(`severity=${stale.labels.severity}`);
 });
