@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { jobDeadlineSeconds, ROLLOUT_TIMING } from './apply-config-script';
 import { HAPROXY_BACKEND } from './haproxy-cfg';
 import { renderK3sConfig } from './k3s-config';
-import { ETCD_METRICS_PORT } from '../k3s/facts';
+import { ETCD_DEFAULT_QUOTA_BYTES, ETCD_METRICS_PORT } from '../k3s/facts';
 import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedCluster } from '../spec/resolve';
 import {
@@ -174,7 +174,7 @@ function etcdAlerts(c: ResolvedCluster): AlertDefinition[] {
   const upCount = `(count(up${etcd} == 1) or vector(0))`;
   const member = c.servers.map((s) => `${s.name} (${s.address})`).join(', ');
   const quota = c.etcdQuotaBytes;
-  const quotaSource = quota === 2 * GIB ? "etcd's default quota (K3s sets none; quota-backend-bytes in etcd-arg changes it)" : 'quota-backend-bytes from etcd-arg';
+  const quotaSource = quota === ETCD_DEFAULT_QUOTA_BYTES ? "etcd's default quota (K3s sets none; quota-backend-bytes in etcd-arg changes it)" : 'quota-backend-bytes from etcd-arg';
   const memberCommands = [
     `kubectl get nodes -l node-role.kubernetes.io/control-plane=true -o wide`,
     `ssh <server> sudo systemctl status k3s; ssh <server> sudo journalctl -u k3s --since -30min | grep -i etcd`,
@@ -486,7 +486,8 @@ function loadBalancerAlerts(c: ResolvedCluster): AlertDefinition[] {
 
 /** Alerts when a target the alerts read is not scraped at all: their silence would mean nothing. */
 function monitoringAlerts(c: ResolvedCluster, defined: readonly AlertDefinition[]): AlertDefinition[] {
-  const { etcd, lb, vip } = Object.fromEntries(Object.entries(jobs(c)).map(([k, m]) => [k, sel(m)]));
+  const matchers = jobs(c);
+  const [etcd, lb, vip] = [sel(matchers.etcd), sel(matchers.lb), sel(matchers.vip)];
   const sources: [string, string][] = [
     ...(c.monitoring.etcdMetrics ? [[`up${etcd}`, `etcd metrics (ServiceMonitor ${MONITORING_NAMES.etcdService})`] as [string, string]] : []),
     ...(c.monitoring.prometheusRules && c.loadBalancer.mode !== 'none' ? [

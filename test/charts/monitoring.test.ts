@@ -5,13 +5,14 @@
  * prometheus-operator's CRD fields (test/prometheus-operator-model.ts), thresholds that
  * follow the cluster file, and what monitoring adds to the nodes and the images.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterImages } from '../../src/images';
 import { goodFixtures, GOOD, loadCluster, manifestObjects, parseYaml, ROOT, tempDir, treeOf } from '../helpers';
 import { prometheusOperatorFailures } from '../prometheus-operator-model';
-import { kubernetesSchemaFailures, promtool } from '../tools';
+import { haproxyFailures, kubernetesSchemaFailures, promtool } from '../tools';
 import { toYaml } from '../../src/render/text';
 import type { ResolvedCluster } from '../../src/spec/resolve';
 
@@ -55,6 +56,20 @@ describe.each(goodFixtures().map((f) => [path.basename(f), f]))('the alerts of %
       expect(anchor).toBe(r.alert.toLowerCase());
       expect(headings.has(anchor)).toBe(true);
       expect(r.annotations.runbook_url).toMatch(/RUNBOOK\.md#/);
+    }
+  });
+
+  test('every haproxy.cfg, with the exporter\'s frontend, passes haproxy -c without a warning', async () => {
+    const configs = new Map<string, string>([...tree].filter(([k]) => k.endsWith('haproxy.cfg')));
+    const lb = manifestObjects(tree).find((o) => o.kind === 'ConfigMap' && o.data?.['haproxy.cfg']);
+    if (lb) configs.set('configmap:haproxy.cfg', lb.data['haproxy.cfg']);
+    expect(await haproxyFailures(configs)).toEqual([]);
+    for (const [name, cfg] of configs) {
+      expect(cfg).toContain('http-request use-service prometheus-exporter if { path /metrics }');
+      const file = path.join(tempDir('haproxy-'), 'haproxy.cfg');
+      fs.writeFileSync(file, cfg);
+      const r = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' });
+      expect({ name, warnings: `${r.stdout}${r.stderr}`.split('\n').filter((l) => /WARNING|ALERT/.test(l)) }).toEqual({ name, warnings: [] });
     }
   });
 
