@@ -51,6 +51,7 @@ import {
  *   from here: the VIP answers from one of them; RUNBOOK.md says how to look.
  */
 
+/** kube-prometheus's severities: critical pages someone now, warning waits for working hours. */
 export type Severity = 'critical' | 'warning';
 
 /** One alerting rule in Prometheus's rule-file form, as PrometheusRule carries it. */

@@ -1,7 +1,7 @@
 import { ETCD_METRICS_PORT } from '../k3s/facts';
 import { LB_METRICS, MONITORING_NAMES } from '../names';
 import type { ResolvedCluster } from '../spec/resolve';
-import { clusterAlerts, HASH_ALLOWLIST } from './alerts';
+import { alertAnchor, clusterAlerts, HASH_ALLOWLIST } from './alerts';
 
 const fence = (lines: readonly string[]) => ['```sh', ...lines, '```'].join('\n');
 
@@ -37,7 +37,7 @@ export function monitoringRunbook(c: ResolvedCluster, p: (...lines: string[]) =>
   if (silent.length > 0) p(`Not watched in this cluster: ${silent.join('; ')}.`);
   p(`Every alert's \`runbook_url\` links to its section here. In this cluster (${c.servers.length} server(s), quorum ${c.quorum.quorum}):`);
   const alerts = clusterAlerts(c).runbook;
-  p('| alert | severity |', '| --- | --- |', ...alerts.map((a) => `| [${a.alert}](#${a.alert.toLowerCase()}) | ${a.severity} |`));
+  p('| alert | severity |', '| --- | --- |', ...alerts.map((a) => `| [${a.alert}](#${alertAnchor(a.alert)}) | ${a.severity} |`));
   for (const a of alerts) {
     p(`### ${a.alert}`);
     p(`*${a.severity}.* ${a.means}`);
