@@ -22,6 +22,13 @@ export const CERT_NAMES = {
   cronJob: (server: string) => (server.length <= 40 ? `cert-expiry-${server}` : `cert-expiry-${server.slice(0, 31).replace(/[.-]+$/, '')}-${fnv1a(server)}`),
 } as const;
 
+/**
+ * How long one run of our CronJobs may take (each Job's activeDeadlineSeconds): a copy
+ * to a backup target, a certificate check. The alerts wait this long before a run
+ * counts as failed.
+ */
+export const JOB_DEADLINES = { backupSeconds: 30 * 60, certificateCheckSeconds: 5 * 60 } as const;
+
 /** The committed registries.yaml: dist/<cluster>/registries.yaml. */
 export const REGISTRIES_FILE = 'registries.yaml';
 /** Its key in the config Secrets: a leading `_`, which no node name (`<node>.yaml`) has. */
@@ -72,6 +79,34 @@ export const CONFIG_ROLLOUT_NAMES = {
   /** The label a node carries once it runs its committed config. */
   hashLabel: 'k3s-gitops.io/config-hash',
 } as const;
+
+/**
+ * The monitoring objects (spec.monitoring), in its namespace. Prometheus names a
+ * ServiceMonitor's targets' job after the Service and a PodMonitor's
+ * `<namespace>/<name>` (prometheus-operator pkg/prometheus/promcfg.go), so these names
+ * are also the `job` label the alerts select on.
+ */
+export const MONITORING_NAMES = {
+  prometheusRule: 'k3s-gitops-alerts',
+  /** The daemonset load balancer's pods, scraped on their HAProxy exporter. */
+  lbPodMonitor: 'k3s-api-lb',
+  /** External mode: the LB machines' HAProxy exporters, as a Service with fixed endpoints. */
+  lbHostsService: 'k3s-api-lb-hosts',
+  /** The endpoint VIP's HAProxy exporter: answered by whichever machine holds the VIP. */
+  vipService: 'k3s-api-vip',
+  /** Every server's etcd metrics on its node address. */
+  etcdService: 'k3s-etcd',
+  /** The port name the scrape objects use, on the Services and the haproxy container. */
+  lbMetricsPort: 'lb-metrics',
+  etcdMetricsPort: 'etcd-metrics',
+} as const;
+
+/**
+ * Where HAProxy serves its built-in Prometheus exporter with spec.monitoring.prometheusRules:
+ * 8404, HAProxy's own examples' stats port, which K3s binds on no node
+ * (src/k3s/facts.ts) and which is outside the NodePort range.
+ */
+export const LB_METRICS = { port: 8404, path: '/metrics' } as const;
 
 /** 8 hex digits of FNV-1a: a short, stable tag for a cut name (no crypto load for it). */
 function fnv1a(text: string): string {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { hasCommand, tempDir } from './helpers';
 import { mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from './kubelet-volume';
+import { prometheusOperatorFailures } from './prometheus-operator-model';
 
 const run = promisify(execFile);
 
@@ -51,10 +52,16 @@ function modelFor(apiVersion: string, kind: string): (new (data: unknown) => { v
 
 /**
  * Validates Kubernetes objects against their OpenAPI schemas (kubernetes-models,
- * offline). An object of a kind no model covers is itself a failure.
+ * offline; prometheus-operator's kinds against test/prometheus-operator-model.ts). An
+ * object of a kind no model covers is itself a failure.
  */
 export function kubernetesSchemaFailures(objects: readonly { apiVersion: string; kind: string; metadata?: { name?: string } }[]): string[] {
   return objects.flatMap((o) => {
+    if (o.apiVersion.startsWith('monitoring.coreos.com/')) {
+      const failures = prometheusOperatorFailures(o);
+      if (!failures) return [`${o.apiVersion}/${o.kind}: no schema to validate against`];
+      return failures.map((f) => `${o.kind}/${o.metadata?.name}: ${f.instancePath} ${f.keyword} ${JSON.stringify(f.params)}`);
+    }
     const Model = modelFor(o.apiVersion, o.kind);
     if (!Model) return [`${o.apiVersion}/${o.kind}: no schema to validate against`];
     try {
@@ -161,5 +168,21 @@ export async function kustomize(dir: string): Promise<{ ok: boolean; output: str
     return { ok: true, output: stdout };
   } catch (e) {
     return { ok: false, output: (e as { stderr?: string }).stderr ?? String(e) };
+  }
+}
+
+/**
+ * Runs promtool (Debian's `prometheus` package) with `args` in `dir`: `check rules` on
+ * rule files, `test rules` on unit-test files. Returns its exit status and everything
+ * it printed, which names the failing rule or test.
+ */
+export async function promtool(args: readonly string[], dir: string): Promise<{ ok: boolean; output: string }> {
+  requireTool('promtool');
+  try {
+    const { stdout, stderr } = await run('promtool', [...args], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+    return { ok: true, output: `${stdout}${stderr}` };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}` };
   }
 }

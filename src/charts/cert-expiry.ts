@@ -1,7 +1,7 @@
 import { Chart, Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import { CERT_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { CERT_NAMES, JOB_DEADLINES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 import { CERT_CHECK_SCRIPT } from '../render/cert-check-script';
 import type { ResolvedCluster } from '../spec/resolve';
@@ -32,7 +32,7 @@ export class CertificateExpiryChart extends Chart {
         startingDeadline: Duration.hours(1),
         successfulJobsRetained: 1,
         failedJobsRetained: 3,
-        activeDeadline: Duration.minutes(5),
+        activeDeadline: Duration.seconds(JOB_DEADLINES.certificateCheckSeconds),
         backoffLimit: 0,
         serviceAccount,
         automountServiceAccountToken: false,

@@ -6,12 +6,12 @@ import { BACKUP_SCRIPT } from '../render/backup-script';
 import { longestIntervalSeconds } from '../spec/cron';
 import type { ResolvedBackupTarget, ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, dropAllCapabilities, HOST_READER_SECURITY, serverTaintKeys } from './common';
-import { BACKUP_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { BACKUP_NAMES, JOB_DEADLINES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 
 
 /** A copy may take this long before the Job is failed. */
-const ACTIVE_DEADLINE = Duration.minutes(30);
+const ACTIVE_DEADLINE = Duration.seconds(JOB_DEADLINES.backupSeconds);
 
 /** The S3 endpoint as a URL the AWS CLI takes. */
 function endpointUrl(endpoint: string): string {

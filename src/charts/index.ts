@@ -9,6 +9,7 @@ import { CertificateExpiryChart } from './cert-expiry';
 import { EtcdBackupChart } from './etcd-backup';
 import { ArgoCdChart, FluxChart, type GitOpsPaths } from './gitops';
 import { LoadBalancerChart } from './load-balancer';
+import { MonitoringChart } from './monitoring';
 import { SystemNamespaceChart } from './namespace';
 import { SystemUpgradeControllerChart } from './system-upgrade-controller';
 import { UpgradePlansChart } from './upgrades';
@@ -35,7 +36,7 @@ function kustomizedFolder(c: ResolvedCluster, folder: string, charts: [string, C
  */
 export function buildKubernetesFiles(c: ResolvedCluster, repoDir: string): Map<string, string> {
   const app = new App();
-  const charts = addClusterCharts(app, c);
+  const charts = addClusterCharts(app, c, repoDir);
   const files: [string, string][] = kustomizedFolder(c, TREE_FOLDERS.manifests, charts.manifests);
   const upgrades = charts.controller.length > 0 ? [TREE_FOLDERS.controller, TREE_FOLDERS.plans] : [TREE_FOLDERS.plans];
   if (charts.controller.length > 0) files.push(...kustomizedFolder(c, TREE_FOLDERS.controller, charts.controller));
@@ -58,12 +59,18 @@ export interface ClusterCharts {
   readonly plans: [string, Chart][];
 }
 
-/** Adds the cluster's charts (all but the GitOps ones, which name the repository's layout) under `scope`. */
-export function addClusterCharts(scope: Construct, c: ResolvedCluster): ClusterCharts {
+/**
+ * Adds the cluster's charts (all but the GitOps ones, which name the repository's layout)
+ * under `scope`. `repoDir`, the cluster's folder in the repository, makes the alerts'
+ * runbook links point at its RUNBOOK.md; without it they name RUNBOOK.md alone.
+ */
+export function addClusterCharts(scope: Construct, c: ResolvedCluster, repoDir?: string): ClusterCharts {
   const manifests: [string, Chart][] = [['namespace.k8s.yaml', new SystemNamespaceChart(scope, 'namespace', c)]];
   if (c.loadBalancer.mode === 'daemonset') manifests.push(['load-balancer.k8s.yaml', new LoadBalancerChart(scope, 'load-balancer', c)]);
   if ((c.backup?.targets.length ?? 0) > 0) manifests.push(['etcd-backup.k8s.yaml', new EtcdBackupChart(scope, 'etcd-backup', c)]);
   manifests.push(['cert-expiry.k8s.yaml', new CertificateExpiryChart(scope, 'cert-expiry', c)]);
+  // Only when asked: these objects need prometheus-operator's CRDs in the cluster.
+  if (c.monitoring.prometheusRules || c.monitoring.etcdMetrics) manifests.push(['monitoring.k8s.yaml', new MonitoringChart(scope, 'monitoring', c, repoDir)]);
   const controller: [string, Chart][] = c.upgrades.controller === 'bundled' ? [['system-upgrade-controller.k8s.yaml', new SystemUpgradeControllerChart(scope, 'system-upgrade-controller', c)]] : [];
   const plans: [string, Chart][] = [[path.posix.basename(PLANS_FILE), new UpgradePlansChart(scope, 'upgrades', c)]];
   return { manifests, controller, plans };

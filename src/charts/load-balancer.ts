@@ -6,7 +6,7 @@ import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
 import type { ResolvedCluster } from '../spec/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
-import { LB_NAMES, SYSTEM_NAMESPACE } from '../names';
+import { LB_METRICS, LB_NAMES, MONITORING_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 
 
@@ -67,7 +67,8 @@ export class LoadBalancerChart extends Chart {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       args: ['-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg'],
       volumeMounts: [{ path: '/usr/local/etc/haproxy/haproxy.cfg', subPath: 'haproxy.cfg', volume, readOnly: true }],
-      ports: [{ number: c.loadBalancer.port, name: 'apiserver-lb' }],
+      // The exporter's port is named for the PodMonitor (spec.monitoring.prometheusRules).
+      ports: [{ number: c.loadBalancer.port, name: 'apiserver-lb' }, ...(c.monitoring.prometheusRules ? [{ number: LB_METRICS.port, name: MONITORING_NAMES.lbMetricsPort }] : [])],
       securityContext: { user: HAPROXY_UID, group: HAPROXY_UID, ensureNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
       resources: {
         cpu: { request: kplus.Cpu.millis(25), limit: kplus.Cpu.millis(500) },

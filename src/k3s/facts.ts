@@ -50,6 +50,21 @@ export const SERVER_NODE_PORTS: ReadonlyMap<number, string> = new Map([
   [10259, 'kube-scheduler'],
 ]);
 
+/**
+ * Where K3s's embedded etcd serves its metrics, plain HTTP: on loopback always, and
+ * also on the node's address with `etcd-expose-metrics` (k3s-io/k3s pkg/etcd/etcd.go,
+ * listenMetricsURLs).
+ */
+export const ETCD_METRICS_PORT = 2381;
+
+/**
+ * etcd's backend quota when `quota-backend-bytes` is not given: DefaultQuotaBytes, 2 GiB
+ * (etcd-io/etcd server/storage/quota.go). K3s sets no quota of its own; flags for etcd
+ * come only from `etcd-arg` (k3s-io/k3s pkg/etcd/etcd.go cluster(), ExtraEtcdArgs). At the
+ * quota etcd raises a NOSPACE alarm and refuses every write.
+ */
+export const ETCD_DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
+
 /** The default NodePort range (`service-node-port-range`): kube-proxy owns these ports on every node. */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 

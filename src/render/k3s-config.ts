@@ -32,6 +32,8 @@ function ownKeys(c: ResolvedCluster, node: ResolvedNode): Record<string, K3sConf
   if (c.secretsEncryption) keys['secrets-encryption'] = true;
   keys['etcd-snapshot-schedule-cron'] = c.snapshots.schedule;
   keys['etcd-snapshot-retention'] = c.snapshots.retention;
+  // etcd's metrics on the node's address as well as loopback, for the etcd ServiceMonitor.
+  if (c.monitoring.etcdMetrics) keys['etcd-expose-metrics'] = true;
   const s3 = c.etcdS3;
   if (s3) {
     keys['etcd-s3'] = true;

@@ -10,6 +10,7 @@ import { AIRGAP_IMAGES_DIR, AIRGAP_INSTALL_SCRIPT, imagesFromRegistry, seedToken
 import { REGISTRIES_PATH, registryCredentialFiles } from './registries';
 import { clusterImages } from '../images';
 import { generatedBy } from './text';
+import { monitoringRunbook } from './runbook-alerts';
 
 const CONFIG = '/etc/rancher/k3s/config.yaml';
 
@@ -555,5 +556,6 @@ export function renderRunbook(c: ResolvedCluster): string {
   certificates(c, p);
   registriesAndAirgap(c, p);
   if (c.secretsEncryption) secretsEncryption(c, p);
+  monitoringRunbook(c, p);
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { APISERVER_PORT, DATA_DIR } from '../k3s/facts';
+import { APISERVER_PORT, DATA_DIR, ETCD_DEFAULT_QUOTA_BYTES } from '../k3s/facts';
+import { SYSTEM_NAMESPACE } from '../names';
 import { urlHost } from './net';
 import type {
   BackupNfsTarget, BackupS3Target, ClusterFile, EtcdS3Spec, FlannelBackend, GitOpsEngine, K3sConfigMap, LoadBalancerMode, NodeRole, PackagedComponent, RegistriesSpec,
@@ -98,6 +99,14 @@ export interface ResolvedCluster {
   readonly quorum: Quorum;
   readonly upgrades: { readonly controller: 'bundled' | 'external'; readonly agentConcurrency: number };
   readonly certificates: { readonly warnDays: number };
+  /** Alerts and scrape objects for prometheus-operator; `namespace` is where they go. */
+  readonly monitoring: { readonly prometheusRules: boolean; readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly etcdMetrics: boolean };
+  /**
+   * etcd's backend quota in bytes: etcd's default, or `quota-backend-bytes` given through
+   * `etcd-arg` (a node's own extraConfig replaces the servers' list); the smallest
+   * where servers differ, as the one that fills first.
+   */
+  readonly etcdQuotaBytes: number;
 }
 
 /** K3s's own defaults, and ours where K3s has none. */
@@ -119,7 +128,23 @@ export const DEFAULTS = {
   s3Region: 'us-east-1',
   branch: 'main',
   backupTimeZone: 'Etc/UTC',
+  monitoringNamespace: SYSTEM_NAMESPACE,
+  etcdQuotaBytes: ETCD_DEFAULT_QUOTA_BYTES,
 } as const;
+
+const smallest = (values: readonly number[]) => (values.length > 0 ? values.reduce((a, b) => Math.min(a, b)) : undefined);
+
+/** `quota-backend-bytes` in a list of `etcd-arg` values (`name=value`, dashes optional), if set. */
+function quotaFromEtcdArgs(value: unknown): number | undefined {
+  const args = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+  let quota: number | undefined;
+  for (const arg of args) {
+    const m = /^(?:--)?quota-backend-bytes=(\d+)$/.exec(String(arg).trim());
+    // etcd takes the last of a repeated flag; 0 means its default.
+    if (m) quota = Number(m[1]) > 0 ? Number(m[1]) : undefined;
+  }
+  return quota;
+}
 
 /** A node's addresses: one, or one per family comma-separated, as K3s's `node-ip` takes them. */
 const addressList = (text: string): string[] => text.split(',').map((a) => a.trim());
@@ -230,6 +255,13 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
     quorum: quorumFor(servers.length),
     upgrades: { controller: spec.upgrades?.controller ?? 'bundled', agentConcurrency: spec.upgrades?.agentConcurrency ?? 1 },
     certificates: { warnDays: spec.certificates?.warnDays ?? DEFAULTS.certificateWarnDays },
+    monitoring: {
+      prometheusRules: spec.monitoring?.prometheusRules ?? false,
+      namespace: spec.monitoring?.namespace ?? DEFAULTS.monitoringNamespace,
+      labels: spec.monitoring?.labels ?? {},
+      etcdMetrics: spec.monitoring?.etcdMetrics ?? false,
+    },
+    etcdQuotaBytes: smallest(servers.map((s) => quotaFromEtcdArgs(s.extraConfig['etcd-arg'] ?? serverExtra['etcd-arg']) ?? DEFAULTS.etcdQuotaBytes)) ?? DEFAULTS.etcdQuotaBytes,
   };
 }
 

@@ -7,6 +7,7 @@ import { type Finding, pointer, show } from './diagnostics';
 import { isValidCron } from './cron';
 import { addressFamily, cidrContains, cidrsOverlap, isDnsName, isIp, parseCidrList, type Cidr } from './net';
 import { nfsCopyDir, type ResolvedCluster, type ResolvedNode } from './resolve';
+import { LB_METRICS } from '../names';
 import type { K3sConfigMap } from './types';
 
 /**
@@ -431,9 +432,34 @@ const gitops: Rule = (c) => (c.gitops ? [] : [{
   message: 'no spec.gitops: nothing applies manifests/ or upgrades/, so the cluster gets no load balancer, no backup or certificate CronJobs and no day-2 changes unless you apply them yourself (kubectl apply -k); add spec.gitops with engine flux or argocd',
 }]);
 
+/**
+ * Monitoring: its labels are Kubernetes labels; HAProxy's exporter port is not the
+ * one the load balancer listens on; `etcd-expose-metrics` is the compiler's once
+ * `etcdMetrics` sets it (an extraConfig `false` would leave the ServiceMonitor
+ * scraping a port nothing serves).
+ */
+const monitoring: Rule = (c) => {
+  const findings: Finding[] = [];
+  for (const [key, value] of Object.entries(c.monitoring.labels)) {
+    const where = pointer('spec', 'monitoring', 'labels', key);
+    if (!QUALIFIED_NAME.test(key) || key.split('/')[0].length > 253) findings.push({ code: 'INVALID_LABEL', pointer: where, atKey: true, message: `label key ${show(key)} is not a valid Kubernetes label key ([prefix/]name, name at most 63 characters)` });
+    if (!LABEL_VALUE.test(value)) findings.push({ code: 'INVALID_LABEL', pointer: where, message: `label value ${show(value)} is not valid: at most 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric` });
+  }
+  if (c.monitoring.prometheusRules && c.loadBalancer.mode !== 'none' && c.loadBalancer.port === LB_METRICS.port) {
+    findings.push({ code: 'LB_PORT_CONFLICT', pointer: '/spec/controlPlane/loadBalancer/port', message: `port ${LB_METRICS.port} is where HAProxy serves its Prometheus exporter with monitoring.prometheusRules; pick another port such as 8443` });
+  }
+  if (c.monitoring.etcdMetrics) {
+    const sources: [K3sConfigMap, string][] = [[c.extraConfig.servers, '/spec/extraConfig/servers'], ...c.servers.map((n): [K3sConfigMap, string] => [n.extraConfig, nodePtr(n, 'extraConfig')])];
+    for (const [map, where] of sources) {
+      if ('etcd-expose-metrics' in map) findings.push({ code: 'OWNED_KEY', pointer: `${where}${pointer('etcd-expose-metrics')}`, atKey: true, message: '"etcd-expose-metrics" is set by the compiler from /spec/monitoring/etcdMetrics; set it there' });
+    }
+  }
+  return findings;
+};
+
 /** Every semantic rule, in the order their findings read best. */
 export const RULES: readonly Rule[] = [
-  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens, registries, gitops,
+  version, quorum, uniqueness, addresses, endpoint, network, schedules, timeZone, loadBalancer, labelsAndTaints, extraConfig, s3, backupTargets, tokens, registries, monitoring, gitops,
 ];
 
 /** Runs every rule; never stops at the first problem. */

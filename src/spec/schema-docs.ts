@@ -250,6 +250,30 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     default: DEFAULTS.certificateWarnDays,
     examples: [30, 60],
   },
+  '/spec/monitoring': {
+    description: "Alerts and scrape objects for a Prometheus run by prometheus-operator (kube-prometheus-stack): PrometheusRule, PodMonitor and ServiceMonitor objects in manifests/. They need the operator's CRDs in the cluster; without them GitOps cannot apply manifests/.",
+    examples: [{ prometheusRules: true, namespace: 'monitoring', labels: { release: 'kube-prometheus-stack' }, etcdMetrics: true }],
+  },
+  '/spec/monitoring/prometheusRules': {
+    description: "PrometheusRule objects with alerts for etcd (with etcdMetrics), snapshots and off-node copies, certificates, day-2 rollouts and the load balancer, thresholds from this file, each linking its RUNBOOK.md section; also HAProxy's Prometheus exporter on port 8404 and its scrape objects. Off: no object needs the operator's CRDs.",
+    default: false,
+    examples: [true],
+  },
+  '/spec/monitoring/namespace': {
+    description: 'The namespace the monitoring objects go in, one the Prometheus watches (kube-prometheus-stack watches every namespace by default).',
+    default: DEFAULTS.monitoringNamespace,
+    examples: ['monitoring'],
+  },
+  '/spec/monitoring/labels': {
+    description: "Labels on every monitoring object: what the Prometheus's ruleSelector, podMonitorSelector and serviceMonitorSelector match (kube-prometheus-stack matches release: <its Helm release> by default).",
+    default: {},
+    examples: [{ release: 'kube-prometheus-stack' }],
+  },
+  '/spec/monitoring/etcdMetrics': {
+    description: "K3s's etcd-expose-metrics on every server (K3s then serves etcd's metrics over plain HTTP on the node's address, port 2381, as well as on loopback; changing it restarts the servers one at a time), and a Service and ServiceMonitor that scrape each server's :2381. The etcd alerts need it.",
+    default: false,
+    examples: [true],
+  },
   '/spec/backup': {
     description: "Off-node copies of K3s's local snapshots: one CronJob per target, on a server, reading the snapshots read-only. Without it, snapshots stay on the servers (and in etcd.s3, if set).",
     examples: [{ schedule: '30 */6 * * *', targets: [NFS_TARGET] }],

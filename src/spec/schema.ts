@@ -293,6 +293,24 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           nullable: true,
           properties: { warnDays: { type: 'integer', minimum: 1, maximum: 365, nullable: true } },
         },
+        monitoring: {
+          type: 'object',
+          additionalProperties: false,
+          required: [],
+          nullable: true,
+          properties: {
+            prometheusRules: optionalBool,
+            namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63, nullable: true },
+            labels: {
+              type: 'object',
+              additionalProperties: { type: 'string', maxLength: 63 },
+              propertyNames: { maxLength: 317 },
+              required: [],
+              nullable: true,
+            },
+            etcdMetrics: optionalBool,
+          },
+        },
         backup: {
           type: 'object',
           additionalProperties: false,

@@ -48,6 +48,24 @@ export interface ClusterSpec {
   readonly upgrades?: UpgradesSpec;
   /** @default - { warnDays: 30 } */
   readonly certificates?: CertificatesSpec;
+  /** @default - no alerts, no scrape objects */
+  readonly monitoring?: MonitoringSpec;
+}
+
+/**
+ * Alerts and scrape objects for a Prometheus run by prometheus-operator (the
+ * kube-prometheus-stack convention): PrometheusRule, PodMonitor and ServiceMonitor
+ * objects in manifests/, which need the operator's CRDs in the cluster.
+ */
+export interface MonitoringSpec {
+  /** PrometheusRule objects for etcd, backups, certificates, day 2 and the load balancer. @default false */
+  readonly prometheusRules?: boolean;
+  /** Where the monitoring objects go. @default - the tool's namespace, k3s-gitops-system */
+  readonly namespace?: string;
+  /** Labels on every monitoring object: what the Prometheus's rule and monitor selectors match. @default {} */
+  readonly labels?: { readonly [key: string]: string };
+  /** K3s's `etcd-expose-metrics` on servers, and a ServiceMonitor for each server's :2381. @default false */
+  readonly etcdMetrics?: boolean;
 }
 
 export interface CertificatesSpec {
