@@ -55,7 +55,8 @@ function startJob(m: EtcdMember, env: Record<string, string> = {}, opts: { broke
   fs.writeFileSync(path.join(m.root, 'etc/rancher/k3s/config.yaml'), `node-name: ${m.node}\n# before job ${n}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(configs, `${m.node}.yaml`), `node-name: ${m.node}\n# job ${n}\n${opts.broken ? '# BROKEN\n' : ''}`);
   const job = etcd.runJob(m, script, {
-    PATH: `${bin}:${process.env.PATH}`, STATE: state, MEMBER_DIR: m.dir, HOST_ROOT: m.root, HOST_EXEC: '', ETCDCTL: 'etcdctl', ETCD_TLS,
+    // The script's own temporary files (the lock client's log) stay in the job's folder, even when the job is SIGKILLed.
+    PATH: `${bin}:${process.env.PATH}`, TMPDIR: state, STATE: state, MEMBER_DIR: m.dir, HOST_ROOT: m.root, HOST_EXEC: '', ETCDCTL: 'etcdctl', ETCD_TLS,
     NODE_NAME: m.node, ROLE: 'server', CONFIGS_DIR: configs, HEALTH_TIMEOUT: '60', POLL_SECONDS: '0.5', LOCK_TTL: '10', ...env,
   }, opts.timeoutMs ?? 90_000);
   return Object.assign(job, { state });

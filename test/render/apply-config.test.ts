@@ -118,7 +118,7 @@ function prepareJob(opts: ApplyOptions) {
   const script = path.join(dir, 'apply-config.sh');
   fs.writeFileSync(script, APPLY_CONFIG_SCRIPT, { mode: 0o755 });
   const env = {
-    PATH: `${bin}:${process.env.PATH}`, STATE: state, HOST_ROOT: root, HOST_EXEC: '', ETCDCTL: 'etcdctl', NODE_NAME: 'master-2', ROLE: opts.role ?? 'server', CONFIGS_DIR: configs,
+    PATH: `${bin}:${process.env.PATH}`, TMPDIR: dir, STATE: state, HOST_ROOT: root, HOST_EXEC: '', ETCDCTL: 'etcdctl', NODE_NAME: 'master-2', ROLE: opts.role ?? 'server', CONFIGS_DIR: configs,
     MEMBER_LIST: memberList(THREE), HEALTH_TIMEOUT: '2', POLL_SECONDS: '0.2', ...(opts.down ? { DOWN: opts.down } : {}), ...opts.env,
   };
   return { dir, script, env, state, root };
