@@ -76,17 +76,17 @@ export const IS_ROOT = process.getuid?.() === 0;
 /** Says, in one line of the run's output, which root-only test or block is skipped and how to run it. */
 function sayNeedsRoot(kind: string, name: string): void {
   const file = path.relative(ROOT, expect.getState().testPath ?? '');
-  process.stdout.write(`skipped: ${file ? `${file}: ` : ''}${kind} "${name}" needs root (network namespaces); run sudo bash .ci/run\n`);
+  process.stdout.write(`skipped: ${file ? `${file}: ` : ''}${kind} "${name}" needs root (namespaces, chroot); run sudo bash .ci/run\n`);
 }
 
-/** `describe` for a block whose tests create network namespaces: skipped unless root, saying so. */
+/** `describe` for a block whose tests create namespaces or chroot: skipped unless root, saying so. */
 export function describeAsRoot(name: string, fn: () => void): void {
   if (IS_ROOT) return describe(name, fn);
   sayNeedsRoot('block', name);
   describe.skip(name, fn);
 }
 
-/** `test` for one that creates network namespaces: skipped unless root, saying so. */
+/** `test` for one that creates namespaces or chroot: skipped unless root, saying so. */
 export function testAsRoot(name: string, fn: jest.ProvidesCallback, timeout?: number): void {
   if (IS_ROOT) return test(name, fn, timeout);
   sayNeedsRoot('test', name);

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rulesByName, selector, testRules, type Group, type Labels } from '../alert-tests';
 import { LB_NAMES } from '../../src/names';
-import { GOOD, loadCluster, manifestObjects, tempDir, treeOf } from '../helpers';
+import { GOOD, loadCluster, manifestObjects, tempDir, treeOf, testAsRoot } from '../helpers';
 import { requireTool } from '../tools';
 import { NetnsLab, waitFor } from './lab';
 
@@ -57,7 +57,7 @@ beforeAll(() => {
   for (const tool of ['ip', 'haproxy', 'curl', 'promtool']) requireTool(tool);
 });
 
-test('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, an unreachable VIP', async () => {
+testAsRoot('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, an unreachable VIP', async () => {
   const logs = tempDir('exporter-drill-');
   const lab = new NetnsLab(logs);
   const rows: Row[] = [];

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
 import { renderNodeUserData } from '../../src/render/user-data';
 import { nodeTokenFile } from '../../src/spec/resolve';
-import { GOOD, goodFixtures, loadCluster, parseYaml, ROOT, runCli, tempDir, treeOf } from '../helpers';
+import { GOOD, goodFixtures, loadCluster, parseYaml, ROOT, runCli, tempDir, treeOf, describeAsRoot } from '../helpers';
 import { Machine, RUNCMD, shellifyRuncmd } from '../machine';
 import { cloudInitSchemaFailures, shellcheckFailures } from '../tools';
 
@@ -190,7 +190,7 @@ describe('seed --restore follows K3s\'s documented restore procedure', () => {
   });
 });
 
-describe('seed --restore --restore-from: the first boot takes the snapshot from the cluster\'s own backup target', () => {
+describeAsRoot('seed --restore --restore-from: the first boot takes the snapshot from the cluster\'s own backup target', () => {
   const dir = tempDir();
   const bootstrapped = path.join(dir, 'example.yaml');
   fs.writeFileSync(bootstrapped, fs.readFileSync(ha, 'utf8').replace('bootstrapped: false', 'bootstrapped: true'));
