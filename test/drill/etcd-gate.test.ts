@@ -206,7 +206,7 @@ describeAsRoot('the cluster-wide restart lock in etcd', () => {
     await etcd.waitHealthy(etcd.members, 30_000);
   }, 120_000);
 
-  test('fails over: the holder SIGKILLed (a node crash) frees the lock within its 10 s lease', async () => {
+  test('fails over: the holder SIGKILLed (a node crash) frees the lock within its 10 s lease, plus an election timeout', async () => {
     const [m1, m2] = etcd.members;
     // The holder's K3s never gets healthy, so it holds the lock until killed.
     const holder = startJob(m1, { RESTART_DOWN: '0' }, { broken: true });
@@ -220,7 +220,10 @@ describeAsRoot('the cluster-wide restart lock in etcd', () => {
     expect(await ended(waiter)).toEqual(exit(0));
     const freedAfter = (at(waiter, 'holds the cluster-wide restart lock') as number) - killedAt;
     process.stdout.write(`\nrestart lock: holder SIGKILLed, the waiter took the lock ${(freedAfter / 1000).toFixed(1)} s later (lease TTL 10 s)\n`);
-    expect(freedAfter).toBeLessThan(13_000);
+    // The lease's TTL, plus an election timeout when a leader was elected meanwhile (the
+    // holder's restart can take the leader down): a new leader extends every lease by one
+    // (etcd server/etcdserver/raft.go, lessor.Promote), plus the waiter's 0.2 s poll.
+    expect(freedAfter).toBeLessThan(10_000 + 5_000 + 2_000);
     // What the killed job left (the broken config in place) the next job on that node puts back.
     await etcd.waitHealthy(etcd.members, 30_000);
   }, 120_000);
