@@ -102,6 +102,7 @@ HEALTH_TIMEOUT=\${HEALTH_TIMEOUT:-${ROLLOUT_TIMING.healthTimeoutSeconds}}
 POLL_SECONDS=\${POLL_SECONDS:-${ROLLOUT_TIMING.pollSeconds}}
 LOCK_TTL=\${LOCK_TTL:-${ROLLOUT_TIMING.lockTtlSeconds}}
 LOCK_TIMEOUT=\${LOCK_TIMEOUT:-3600}
+LOCK_ATTEMPTS=\${LOCK_ATTEMPTS:-5}
 LOCK_NAME=\${LOCK_NAME:-${RESTART_LOCK}}
 HASH_LABEL=\${HASH_LABEL:-${CONFIG_ROLLOUT_NAMES.hashLabel}}
 
@@ -174,6 +175,7 @@ check_members() {
 # Every member etcd lists must be a healthy voting member, not just those the cluster
 # file names: a server committed but not booted yet is no member and must not block
 # the others, and one added but not running counts against quorum.
+# shellcheck disable=SC2317 # run by lock_then_gate, its gate
 quorum_gate() {
   check_members
   [ -z "$sick" ] || fail "etcd member(s) not healthy:$sick; restarting $NODE_NAME now could lose quorum. Nothing was changed"
@@ -192,23 +194,55 @@ lock_holder() { etcd_ctl --endpoints="$endpoints" get --consistency=s --print-va
 take_restart_lock() {
   check_members
   if [ -n "$healthy_endpoints" ]; then endpoints=$healthy_endpoints; fi
+  if [ -n "$lock_log" ]; then rm -f "$lock_log"; fi
   lock_log=$(mktemp)
   (etcd_exec=1; etcd_ctl --endpoints="$endpoints" lock --ttl="$LOCK_TTL" "$LOCK_NAME") >"$lock_log" 2>&1 &
   lock_pid=$!
   ticks=0
   until grep -q "^$LOCK_NAME/" "$lock_log"; do
-    kill -0 "$lock_pid" 2>/dev/null || { lock_pid=""; fail "could not take the restart lock ($(tail -n 1 "$lock_log"))\${sick:+; etcd member(s) not healthy:$sick}; nothing was changed"; }
-    [ $((ticks / 5)) -lt "$LOCK_TIMEOUT" ] || fail "waited \${LOCK_TIMEOUT}s for the restart lock, held by $(lock_holder); nothing was changed"
+    if ! kill -0 "$lock_pid" 2>/dev/null; then
+      lock_pid=""
+      if lock_session_ended; then return 1; fi
+      fail "could not take the restart lock ($(tail -n 1 "$lock_log"))\${sick:+; etcd member(s) not healthy:$sick}; nothing was changed"
+    fi
+    [ $(( $(date +%s) - lock_since )) -lt "$LOCK_TIMEOUT" ] || fail "waited \${LOCK_TIMEOUT}s for the restart lock, held by $(lock_holder); nothing was changed"
     if [ $((ticks % 150)) -eq 5 ]; then log "waiting for the cluster-wide restart lock, held by $(lock_holder)"; fi
     pause 0.2
     ticks=$((ticks + 1))
   done
   lease=$(sed -n "s|^$LOCK_NAME/||p" "$lock_log" | head -n 1)
   etcd_ctl --endpoints="$endpoints" put --lease="$lease" "$LOCK_NAME-holder" "$NODE_NAME ($1)" >/dev/null || true
-  log "holds the cluster-wide restart lock (waited $((ticks / 5))s)"
+  log "holds the cluster-wide restart lock (waited $(( $(date +%s) - lock_since ))s)"
 }
+# Still holding: the client keeps the session alive and etcd still has the lock's key
+# (a linearizable read: the key a client printed can be gone since, with its lease).
 still_locked() {
-  kill -0 "$lock_pid" 2>/dev/null || fail "lost the restart lock before restarting ($(tail -n 1 "$lock_log")); nothing was changed"
+  kill -0 "$lock_pid" 2>/dev/null &&
+    etcd_ctl --endpoints="$endpoints" get --keys-only "$LOCK_NAME/$lease" 2>/dev/null | grep -q .
+}
+# The lock's session can end before this server restarts, with nothing changed yet: its
+# keep-alives go unanswered while the cluster elects a leader (the restarting holder's
+# member led it; K3s's election timeout is 5 s), and etcd's client gives the lease up once
+# a TTL passes with no answer (client/v3/lease.go deadlineLoop), or etcd expires it.
+# etcdctl then ends with "session expired" (having printed the key of a lock whose lease
+# etcd kept), "lock lost on init" (3.4: the key gone when its turn came; lock_command.go
+# lockUntilSignal) or "mutex: session is expired" (3.5, concurrency/mutex.go Lock). The
+# job takes the lock again, and runs the gate again.
+lock_session_ended() { grep -qE 'session.*expired|lock lost on init' "$lock_log"; }
+# Returns holding the restart lock, having passed the gate ($2, a command) under it.
+lock_then_gate() {
+  lock_since=$(date +%s)
+  attempt=1
+  while :; do
+    if take_restart_lock "$1"; then
+      "$2"
+      if still_locked; then return 0; fi
+    fi
+    release_restart_lock
+    [ "$attempt" -lt "$LOCK_ATTEMPTS" ] || fail "lost the restart lock $attempt times before restarting ($(tail -n 1 "$lock_log")); nothing was changed"
+    log "lost the restart lock before restarting ($(tail -n 1 "$lock_log")); nothing was changed, taking it again"
+    attempt=$((attempt + 1))
+  done
 }
 # shellcheck disable=SC2317 # run by cleanup, from the EXIT trap
 release_restart_lock() {
@@ -271,11 +305,10 @@ offsite_gate() {
 # A K3s upgrade of this server: under the lock, the gate, a recent off-node copy, a
 # snapshot to go back to, then k3s-upgrade's own binary swap and restart, and health.
 if [ -n "\${K3S_UPGRADE:-}" ]; then
-  take_restart_lock "K3s upgrade to \${SYSTEM_UPGRADE_PLAN_LATEST_VERSION:-a new version}"
-  quorum_gate
+  lock_then_gate "K3s upgrade to \${SYSTEM_UPGRADE_PLAN_LATEST_VERSION:-a new version}" quorum_gate
   offsite_gate
   if [ -n "\${SNAPSHOT_NAME:-}" ]; then host k3s etcd-snapshot save --name "$SNAPSHOT_NAME" || fail "on-demand snapshot $SNAPSHOT_NAME failed"; fi
-  still_locked
+  still_locked || fail "lost the restart lock before restarting ($(tail -n 1 "$lock_log")); nothing was changed"
   # shellcheck disable=SC2086 # a command and its arguments
   \${UPGRADE_COMMAND:?} || fail "the K3s upgrade step failed; see its output above"
   wait_healthy || fail "$NODE_NAME is not healthy within \${HEALTH_TIMEOUT}s of the K3s upgrade; the new binary stays (RUNBOOK.md, When a job fails). See journalctl -u k3s on $NODE_NAME"
@@ -371,7 +404,7 @@ if [ -z "$changed" ]; then
   fi
   if [ -f "$current.k3s-gitops-previous" ] && ! cmp -s "$current.k3s-gitops-previous" "$current"; then
     log "unchanged but not healthy, with an earlier config.yaml beside it: putting that back"
-    if [ "$ROLE" = server ]; then take_restart_lock "rollback of a config it is not healthy with"; fi
+    if [ "$ROLE" = server ]; then lock_then_gate "rollback of a config it is not healthy with" true; fi
     back="config.yaml"
     if [ -f "$registries_current.k3s-gitops-previous" ]; then back="$back registries.yaml"; fi
     rollback "$back"
@@ -396,9 +429,7 @@ if [ -n "$url" ] && [ "$url" != "$(sed -n 's/^server: *//p' "$current")" ]; then
 fi
 
 if [ "$ROLE" = server ]; then
-  take_restart_lock "config change: $changed"
-  quorum_gate
-  still_locked
+  lock_then_gate "config change: $changed" quorum_gate
 fi
 
 for file in $changed; do

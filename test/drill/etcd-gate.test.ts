@@ -206,6 +206,33 @@ describeAsRoot('the cluster-wide restart lock in etcd', () => {
     await etcd.waitHealthy(etcd.members, 30_000);
   }, 120_000);
 
+  test('a waiting job whose lock session ends (its lease gone, as when keep-alives go unanswered through an election) takes the lock again', async () => {
+    const [m1, m2, m3] = etcd.members;
+    // The holder's member is no leader, so the waiter queues while the holder restarts.
+    await etcd.moveLeader(m3);
+    const t0 = Date.now();
+    const holder = startJob(m1, { RESTART_DOWN: '6' });
+    for (let i = 0; i < 100 && at(holder, 'restarting k3s') === undefined; i++) await sleep(100);
+    const waiter = startJob(m2, { RESTART_DOWN: '1' });
+    for (let i = 0; i < 100 && at(waiter, 'waiting for the cluster-wide restart lock') === undefined; i++) await sleep(100);
+    // The waiter's key is the newer of the two under the lock's prefix, named after its
+    // lease in hex (JSON's lease field is an int64, past what a JS number holds exactly).
+    let kvs: { create_revision: number; key: string }[] = [];
+    for (let i = 0; i < 50 && kvs.length < 2; i++) {
+      const keys = await etcd.etcdctl(m3, ['--endpoints', m3.clientUrl, 'get', '--prefix', `${RESTART_LOCK}/`, '-w', 'json']);
+      kvs = ((JSON.parse(keys.out).kvs ?? []) as typeof kvs).sort((x, y) => x.create_revision - y.create_revision);
+      if (kvs.length < 2) await sleep(100);
+    }
+    expect(kvs).toHaveLength(2);
+    const waiterLease = Buffer.from(kvs[1].key, 'base64').toString().slice(RESTART_LOCK.length + 1);
+    expect(await etcd.etcdctl(m3, ['--endpoints', m3.clientUrl, 'lease', 'revoke', waiterLease])).toMatchObject({ ok: true });
+    expect([await ended(holder), await ended(waiter)]).toEqual([exit(0), exit(0)]);
+    expect(waiter.stdout).toMatch(/lost the restart lock before restarting \(Error: (lock lost on init|session expired)\); nothing was changed, taking it again/);
+    const rows = timeline('restart lock: the waiter\'s session ended while it waited', [[m1.node, holder], [m2.node, waiter]], t0);
+    expect(overlap(rows[0], rows[1])).toBe(false);
+    await etcd.waitHealthy(etcd.members, 30_000);
+  }, 120_000);
+
   test('fails over: the holder SIGKILLed (a node crash) frees the lock within its 10 s lease, plus an election timeout', async () => {
     const [m1, m2] = etcd.members;
     // The holder's K3s never gets healthy, so it holds the lock until killed.

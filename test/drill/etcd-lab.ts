@@ -155,6 +155,13 @@ export class EtcdLab {
     await sh('ip', ['-n', m.ns, 'link', 'set', this.iface, state]);
   }
 
+  /** Makes `m` the leader (etcdctl move-leader finds the current one among all members). */
+  async moveLeader(m: EtcdMember): Promise<void> {
+    const id = (await this.memberList(m)).split('\n').find((l) => l.split(', ')[2] === m.name)?.split(', ')[0];
+    const moved = await this.etcdctl(m, ['--endpoints', this.members.map((x) => x.clientUrl).join(','), 'move-leader', id ?? 'unknown']);
+    if (!moved.ok && !moved.out.includes('already leader')) throw new Error(`move-leader to ${m.name}: ${moved.out}`);
+  }
+
   /** The member list as etcdctl prints it (`-w simple`), asked through `via`. */
   async memberList(via: EtcdMember): Promise<string> {
     return (await this.etcdctl(via, ['--endpoints', via.clientUrl, 'member', 'list', '-w', 'simple'])).out;
