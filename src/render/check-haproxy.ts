@@ -38,8 +38,13 @@ export const CHECK_SHELL = { daemonset: '/bin/bash', external: '/usr/bin/bash' }
  * name, does not act as pidof and always exits 1 (the check never succeeds).
  */
 export function renderCheckHaproxy(c: ResolvedCluster): string {
+  return keepalivedBash(c, checkHaproxyCommand(c.loadBalancer.port));
+}
+
+/** A bash command as keepalived runs it, for its checks and notify scripts: one single-quoted word, as above. */
+export function keepalivedBash(c: ResolvedCluster, command: string): string {
   const shell = c.loadBalancer.mode === 'external' ? CHECK_SHELL.external : CHECK_SHELL.daemonset;
-  return `${shell} -c '${checkHaproxyCommand(c.loadBalancer.port)}'`;
+  return `${shell} -c '${command}'`;
 }
 
 /** The bash command itself: connect to HAProxy's frontend on loopback, and nothing else. */

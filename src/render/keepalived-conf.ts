@@ -1,6 +1,6 @@
 import { addressFamily } from '../spec/net';
 import type { ResolvedCluster } from '../spec/resolve';
-import { renderCheckHaproxy } from './check-haproxy';
+import { keepalivedBash, renderCheckHaproxy } from './check-haproxy';
 import { generatedBy } from './text';
 
 /** A keepalived peer: a server node (daemonset mode) or an LB machine (external mode). */
@@ -20,21 +20,45 @@ export function vrrpPeers(c: ResolvedCluster): VrrpPeer[] {
   return machines.map((m) => ({ name: m.name, address: m.addresses.find((a) => addressFamily(a) === family) ?? m.addresses[0] }));
 }
 
-/** The highest priority; each next peer gets 10 less. */
-const TOP_PRIORITY = 200;
-const PRIORITY_STEP = 10;
+/**
+ * Priorities: the first peer's, 5 less for each next one, and what holding the VIP
+ * adds. The bonus exceeds the spread of 20 peers (the most the cluster file allows), so
+ * the holder always outranks every backup, and a holder's effective priority stays
+ * below 255, the address owner's (RFC 5798 section 5.2.4).
+ */
+export const VRRP_PRIORITY = { top: 150, step: 5, holderBonus: 100 } as const;
 
 /**
- * keepalived's timing. A holder whose check fails `fall` times `interval` apart goes
- * to FAULT and resigns with a priority-0 advert, so a backup takes over after its
- * skew time, not after the master-down interval; a holder that crashes is replaced
- * after 3 x advert_int + skew (keepalived.conf(5), VRRP RFC 5798 section 6.4.2).
+ * Where each peer notes whether it holds the VIP (1) or not (0), for keepalived's
+ * track_file to add the holder bonus, and whether it claims it now (non-empty): on the
+ * machine's /run (a tmpfs, root's), or the pod's /run, an emptyDir. The holder file is
+ * reset to 0 whenever keepalived starts (`init_file 0 overwrite`).
  */
-export const VRRP_TIMING = { advertIntSeconds: 1, checkIntervalSeconds: 1, checkTimeoutSeconds: 1, fall: 2, rise: 2 } as const;
+export const VIP_FILES = { holder: '/run/k3s-gitops-vip-holder', claim: '/run/k3s-gitops-vip-claim' } as const;
 
-/** The priority of the i-th peer: distinct and descending, never below 1. */
+/**
+ * A new master earns the bonus only after holding the VIP this long. A backup that
+ * claims the VIP because it heard no advert (a stalled machine, a flapping link) steps
+ * back as soon as it hears the holder, within this, unbonused; had it the bonus at
+ * once, it would outrank the holder when it heard it again and keep the VIP.
+ */
+export const HOLDER_BONUS_DELAY_SECONDS = 2;
+
+/**
+ * keepalived's health check timing. `interval` is whole seconds, 1 at least, in every
+ * keepalived from 2.0 to 2.3 (vrrp_parser.c vrrp_vscript_interval_handler), so one
+ * failed check puts the holder in FAULT (`fall 1`): it resigns with a priority-0 advert
+ * and a backup takes over after its skew time, within a second and a bit of HAProxy
+ * stopping. `fall 2` would double that. A lone failed check is no flapping risk here:
+ * it is a TCP connect on loopback, which the kernel completes from HAProxy's listen
+ * backlog however loaded the machine, and no packet loss on the network reaches it.
+ * `rise 2`: a peer comes back into the election only after two good checks.
+ */
+export const VRRP_CHECK = { intervalSeconds: 1, timeoutSeconds: 1, fall: 1, rise: 2 } as const;
+
+/** The base priority of the i-th peer: distinct and descending. */
 export function vrrpPriority(index: number): number {
-  return Math.max(1, TOP_PRIORITY - PRIORITY_STEP * index);
+  return VRRP_PRIORITY.top - VRRP_PRIORITY.step * index;
 }
 
 /**
@@ -43,15 +67,31 @@ export function vrrpPriority(index: number): number {
  * from a healthy holder, which would cut every long-lived connection (watches,
  * controllers) a second time. The check has no weight, so failing it puts the peer
  * in FAULT: it gives up the VIP at once and cannot win it back until HAProxy serves.
- * Peers talk unicast (multicast is filtered on most clouds and many switches). No
- * VRRP password: VRRPv2 sends it in clear text, so it would be a secret in Git that
- * protects nothing.
+ * Peers talk unicast (multicast is filtered on most clouds and many switches).
+ *
+ * The holder outranks every backup (VRRP_PRIORITY.holderBonus, through VIP_FILES,
+ * which the notify scripts write on each change of state). Without that, after a
+ * failover the holder is a lower-priority peer, and a higher one that misses three
+ * adverts in a row (a lossy network, a stalled machine) becomes master and takes the
+ * VIP for good: a master yields to a higher-priority advert whatever nopreempt says
+ * (keepalived vrrp.c vrrp_state_master_rx; nopreempt only keeps a backup from
+ * preempting). With the bonus, such a backup's claim meets the holder's higher advert
+ * and it steps back at once: two holders for one round trip, the VIP stays.
+ *
+ * VRRPv3 (RFC 5798), for adverts in hundredths of a second: a crashed holder is
+ * replaced after 3 x advert interval + skew (section 6.4.2; keepalived vrrp.c,
+ * ms_down_timer), and a backup adopts the holder's interval from its adverts (vrrp.c
+ * vrrp_state_backup, master_adver_int), so changing it rolls out without an election.
+ * VRRPv2 and v3 peers drop each other's adverts ("wrong version", vrrp.c
+ * vrrp_check_packet). VRRPv3 has no authentication; v2's password went in clear text,
+ * so it would have been a secret in Git that protects nothing.
  */
 export function renderKeepalivedConf(c: ResolvedCluster, peers: readonly VrrpPeer[], self: VrrpPeer): string {
   const index = peers.indexOf(self);
   const others = peers.filter((p) => p !== self).map((p) => `    ${p.address}`);
   const lb = c.loadBalancer;
-  const t = VRRP_TIMING;
+  const check = VRRP_CHECK;
+  const resign = `: >${VIP_FILES.claim}; echo 0 >${VIP_FILES.holder}`;
   return `# ${generatedBy(c.source)}
 global_defs {
   router_id ${self.name}
@@ -61,19 +101,25 @@ global_defs {
 
 vrrp_script chk_haproxy {
   script "${renderCheckHaproxy(c)}"
-  interval ${t.checkIntervalSeconds}
-  timeout ${t.checkTimeoutSeconds}
-  fall ${t.fall}
-  rise ${t.rise}
+  interval ${check.intervalSeconds}
+  timeout ${check.timeoutSeconds}
+  fall ${check.fall}
+  rise ${check.rise}
+}
+
+vrrp_track_file vip_holder {
+  file ${VIP_FILES.holder}
+  init_file 0 overwrite
 }
 
 vrrp_instance k3s_api {
+  version 3
   state BACKUP
   nopreempt
   interface ${lb.interface}
   virtual_router_id ${lb.virtualRouterId}
   priority ${vrrpPriority(index)}
-  advert_int ${t.advertIntSeconds}
+  advert_int ${lb.advertInterval}
   unicast_src_ip ${self.address}
   unicast_peer {
 ${others.join('\n')}
@@ -84,6 +130,12 @@ ${others.join('\n')}
   track_script {
     chk_haproxy
   }
+  track_file {
+    vip_holder weight ${VRRP_PRIORITY.holderBonus}
+  }
+  notify_master "${keepalivedBash(c, `echo 1 >${VIP_FILES.claim}; sleep ${HOLDER_BONUS_DELAY_SECONDS}; if [ -s ${VIP_FILES.claim} ]; then echo 1 >${VIP_FILES.holder}; fi`)}"
+  notify_backup "${keepalivedBash(c, resign)}"
+  notify_fault "${keepalivedBash(c, resign)}"
 }
 `;
 }

@@ -181,6 +181,8 @@ function findingFromSchemaError(e: ErrorObject): Finding[] {
     }
     case 'minimum': case 'maximum': case 'minItems': case 'maxItems': case 'minLength': case 'maxLength':
       return [{ code: 'OUT_OF_RANGE', pointer: at, message: `found ${typeName(e.data)}; ${e.message}` }];
+    case 'multipleOf':
+      return [{ code: 'OUT_OF_RANGE', pointer: at, message: `found ${show(e.data)}; must be a multiple of ${String(e.schema)}` }];
     case 'uniqueItems':
       return [{ code: 'DUPLICATE_ITEM', pointer: at, message: `list has a duplicate entry; ${e.message}` }];
     default:

@@ -26,6 +26,8 @@ export interface ResolvedLoadBalancer {
   readonly port: number;
   readonly interface: string;
   readonly virtualRouterId: number;
+  /** Seconds between VRRPv3 adverts; a backup takes over after three missed ones. */
+  readonly advertInterval: number;
   readonly hosts: readonly { readonly name: string; readonly address: string }[];
 }
 
@@ -118,6 +120,7 @@ export const DEFAULTS = {
   externalPort: APISERVER_PORT,
   vrrpInterface: 'eth0',
   virtualRouterId: 51,
+  advertIntervalSeconds: 0.2,
   clusterCidr: '10.42.0.0/16',
   serviceCidr: '10.43.0.0/16',
   clusterDns: '10.43.0.10',
@@ -198,6 +201,7 @@ export function resolveCluster(file: ClusterFile, source: string): ResolvedClust
       port,
       interface: lb?.interface ?? DEFAULTS.vrrpInterface,
       virtualRouterId: lb?.virtualRouterId ?? DEFAULTS.virtualRouterId,
+      advertInterval: lb?.advertInterval ?? DEFAULTS.advertIntervalSeconds,
       hosts: lb?.hosts ?? [],
     },
     tokenFile: spec.token?.file ?? DEFAULTS.tokenFile,

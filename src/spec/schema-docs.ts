@@ -102,6 +102,11 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     default: DEFAULTS.virtualRouterId,
     examples: [51, 60],
   },
+  '/spec/controlPlane/loadBalancer/advertInterval': {
+    description: "Seconds between the VIP holder's VRRPv3 adverts, in hundredths (0.01-40.95). A backup takes over three missed adverts after the holder dies, so this sets how fast a crashed holder is replaced; a holder whose HAProxy stops gives the VIP up within a second whatever this is. Below 0.1 the adverts compete with a loaded machine's scheduler and packet loss; see the load-balancer guide for what the drill measured.",
+    default: DEFAULTS.advertIntervalSeconds,
+    examples: [0.2, 1],
+  },
   '/spec/controlPlane/loadBalancer/hosts': {
     description: 'External mode only: the LB machines that run HAProxy and keepalived, two or more for HA; each gets lb/<name>/user-data.yaml.',
     default: [],

@@ -13,6 +13,13 @@ export const RELATIVE_FOLDER = '^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-
 /** RFC 1123 subdomain: what Kubernetes accepts as a node name. */
 export const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
+/**
+ * keepalived's VRRPv3 advert interval, in seconds: a count of hundredths (RFC 5798
+ * section 5.2.7, a 12-bit field of centiseconds, so 40.95 at most; keepalived masks it
+ * with 0x0FFF, vrrp/vrrp.c vrrp_build_vrrp_v3), and no less than 0.01 (vrrp_parser.c
+ * vrrp_adv_handler).
+ */
+export const ADVERT_INTERVAL_LIMITS = { minimum: 0.01, maximum: 40.95, step: 0.01 } as const;
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const optionalString = { type: 'string', minLength: 1, maxLength: 4096, nullable: true } as const;
 const optionalBool = { type: 'boolean', nullable: true } as const;
@@ -203,6 +210,7 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
                 port: { type: 'integer', minimum: 1, maximum: 65535, nullable: true },
                 interface: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,15}$', nullable: true },
                 virtualRouterId: { type: 'integer', minimum: 1, maximum: 255, nullable: true },
+                advertInterval: { type: 'number', minimum: ADVERT_INTERVAL_LIMITS.minimum, maximum: ADVERT_INTERVAL_LIMITS.maximum, multipleOf: ADVERT_INTERVAL_LIMITS.step, nullable: true },
                 hosts: {
                   type: 'array',
                   maxItems: 20,

@@ -142,6 +142,8 @@ export interface LoadBalancerSpec {
   readonly interface?: string;
   /** @default 51 */
   readonly virtualRouterId?: number;
+  /** Seconds between the VIP holder's VRRPv3 adverts. @default 0.2 */
+  readonly advertInterval?: number;
   /** External mode: the LB machines. @default [] */
   readonly hosts?: readonly LoadBalancerHost[];
 }

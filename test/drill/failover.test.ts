@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GOOD, ROOT, describeAsRoot, loadCluster, tempDir, treeOf } from '../helpers';
 import { requireTool } from '../tools';
-import { drillTopology, formatTable, runFailoverDrill, type DrillTopology, type ScenarioResult } from './failover';
+import { LOADED, drillTopology, formatTable, runFailoverDrill, type DrillLoad, type DrillTopology, type ScenarioResult } from './failover';
 
 /**
  * The failover drill (see failover.ts for what it builds and how it differs from
@@ -14,9 +14,9 @@ const example = loadCluster(path.join(ROOT, 'clusters', 'example.yaml'));
 const external = loadCluster(path.join(GOOD, 'enterprise.yaml'));
 
 /** Runs the drill and prints its table; the daemons' logs stay until this file ends. */
-async function drill(title: string, topology: DrillTopology, set: 'all' | 'haproxy-only' = 'all'): Promise<{ rows: ScenarioResult[]; logs: string }> {
+async function drill(title: string, topology: DrillTopology, set: 'all' | 'haproxy-only' = 'all', load?: DrillLoad): Promise<{ rows: ScenarioResult[]; logs: string }> {
   const logs = tempDir('drill-');
-  const rows = await runFailoverDrill(topology, logs, set);
+  const rows = await runFailoverDrill(topology, logs, set, load);
   // Printed every run: the drill's figures are its measurement.
   process.stdout.write(`\n${formatTable(title, rows)}\n(daemon logs: ${logs}, removed when this file's tests end)\n`);
   return { rows, logs };
@@ -36,20 +36,40 @@ describeAsRoot('the failover drill', () => {
     for (const tool of ['ip', 'haproxy', 'keepalived']) requireTool(tool);
   });
 
-  test('daemonset mode (clusters/example.yaml): every scenario within its bound, with keepalived on the kubelet\'s volume layout', async () => {
+  test('daemonset mode (clusters/example.yaml): every scenario within its bound, then again loaded (CPU hogs, 5 % loss) without flapping, with keepalived on the kubelet\'s volume layout', async () => {
     const topology = drillTopology(example, treeOf(example));
     expect(topology.peers.every((p) => p.layout === 'kubelet')).toBe(true);
-    const { rows, logs } = await drill('failover drill: clusters/example.yaml (daemonset, kubelet volume layout)', topology);
+    const { rows, logs } = await drill('failover drill: clusters/example.yaml (daemonset, kubelet volume layout)', topology, 'all', LOADED);
     expect(rows.filter((r) => !r.ok)).toEqual([]);
-    expect(rows.length).toBe(7);
+    expect(rows.length).toBe(16);
     expect(checkDropped(logs)).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 
-  test('external mode (enterprise.yaml): every scenario within its bound', async () => {
-    const { rows, logs } = await drill('failover drill: test/fixtures/good/enterprise.yaml (external)', drillTopology(external, treeOf(external)));
+  test('external mode (enterprise.yaml): every scenario within its bound, then again loaded without flapping', async () => {
+    const { rows, logs } = await drill('failover drill: test/fixtures/good/enterprise.yaml (external)', drillTopology(external, treeOf(external)), 'all', LOADED);
     expect(rows.filter((r) => !r.ok)).toEqual([]);
     expect(checkDropped(logs)).toEqual([]);
-  }, 180_000);
+  }, 300_000);
+
+  /**
+   * Without the holder's bonus (keepalived.conf before it: no track_file), the top peer
+   * deaf to adverts for a second claims the VIP and, outranking the holder, keeps it.
+   */
+  test('fails: without the holder\'s bonus, a backup that missed three adverts takes the VIP from a healthy holder', async () => {
+    const current = drillTopology(external, treeOf(external));
+    const unbonused: DrillTopology = {
+      ...current,
+      peers: current.peers.map((p) => ({
+        ...p,
+        keepalivedDir: new Map([...p.keepalivedDir].map(([k, f]) => [k, k === path.basename(p.keepalivedConf) ? { ...f, content: f.content.replace(/ {2}track_file \{[^}]*\}\n/, '') } : f])),
+      })),
+    };
+    for (const p of unbonused.peers) expect(p.keepalivedDir.get(path.basename(p.keepalivedConf))?.content).not.toContain('track_file {');
+    const { rows } = await drill('failover drill without the holder\'s bonus (expected to lose the VIP to the deaf backup)', unbonused, 'haproxy-deaf');
+    const deaf = rows.find((r) => r.scenario.includes('deaf to adverts'));
+    expect(deaf?.ok).toBe(false);
+    expect(deaf?.vipAfter).not.toBe(deaf?.vipBefore);
+  }, 120_000);
 
   /**
    * keepalived.conf as this tool generated it before: `pidof haproxy` with a weight,

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { IMAGES } from '../../src/images';
 import { LB_NAMES } from '../../src/names';
 import { CHECK_SHELL, checkHaproxyCommand } from '../../src/render/check-haproxy';
+import { VRRP_PRIORITY, vrrpPriority } from '../../src/render/keepalived-conf';
 import { renderHaproxyCfg } from '../../src/render/haproxy-cfg';
 import { renderExplain } from '../../src/render/explain';
 import { GOOD, goodFixtures, loadCluster, manifestObjects, parseYaml, runCli, tempDir, testAsRoot, treeOf } from '../helpers';
@@ -147,10 +148,40 @@ describe('keepalived.conf', () => {
     for (const t of confs) {
       expect(t).toContain(`script "/usr/bin/bash -c 'exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/6443'"`);
       expect(t).not.toMatch(/pidof/); // Debian's pidof is killall5, which keepalived < 2.3 runs under its own name
-      expect(t).not.toMatch(/^\s*weight/m);
-      expect(field(t, 'interval')).toBe('1');
-      expect(field(t, 'fall')).toBe('2');
-      expect(field(t, 'advert_int')).toBe('1');
+      const check = /vrrp_script chk_haproxy \{[^}]*\}/.exec(t)?.[0] ?? '';
+      expect(check).not.toMatch(/^\s*weight/m);
+      expect(field(check, 'interval')).toBe('1');
+      expect(field(check, 'fall')).toBe('1');
+      expect(field(t, 'version')).toBe('3');
+      expect(field(t, 'advert_int')).toBe('0.2');
+    }
+  });
+
+  test('advertInterval from the cluster file, in hundredths: anything else is refused naming the field and what is allowed', () => {
+    const withAdvert = (value: string) => (t: string) => t.replace('virtualRouterId: 60', `virtualRouterId: 60\n      advertInterval: ${value}`);
+    for (const value of ['1', '0.35', '0.29']) {
+      const c = loadCluster(path.join(GOOD, 'enterprise.yaml'), withAdvert(value));
+      expect(field(treeOf(c).get('lb/keepalived-lb-1.conf') as string, 'advert_int')).toBe(value);
+    }
+    const dir = tempDir();
+    const text = fs.readFileSync(path.join(GOOD, 'enterprise.yaml'), 'utf8');
+    for (const [value, why] of [['0.005', 'must be >= 0.01'], ['41', 'must be <= 40.95'], ['0.255', 'must be a multiple of 0.01'], ['"1"', 'found a string']]) {
+      const file = path.join(dir, 'cluster.yaml');
+      fs.writeFileSync(file, withAdvert(value)(text));
+      const r = runCli(['validate', file]);
+      expect({ status: r.status, out: r.stderr }).toEqual({ status: 1, out: expect.stringContaining('/spec/controlPlane/loadBalancer/advertInterval') });
+      expect(r.stderr).toContain(why);
+    }
+  });
+
+  test('the holder outranks every backup: bonus over the spread of the most peers allowed, below the owner priority 255', () => {
+    const most = Array.from({ length: 20 }, (_, i) => vrrpPriority(i));
+    expect(Math.min(...most)).toBeGreaterThan(0);
+    expect(vrrpPriority(0) - vrrpPriority(19)).toBeLessThan(VRRP_PRIORITY.holderBonus);
+    expect(vrrpPriority(0) + VRRP_PRIORITY.holderBonus).toBeLessThan(255);
+    for (const t of confs) {
+      expect(t).toMatch(/track_file \{\s*vip_holder weight 100\s*\}/);
+      expect(t).toContain(`notify_master "/usr/bin/bash -c 'echo 1 >/run/k3s-gitops-vip-claim; sleep 2; if [ -s /run/k3s-gitops-vip-claim ]; then echo 1 >/run/k3s-gitops-vip-holder; fi'"`);
     }
   });
 

@@ -52,6 +52,7 @@ const RESOLVED: Readonly<Record<string, (c: ResolvedCluster) => unknown>> = {
   '/spec/controlPlane/loadBalancer/mode': (c) => c.loadBalancer.mode,
   '/spec/controlPlane/loadBalancer/interface': (c) => c.loadBalancer.interface,
   '/spec/controlPlane/loadBalancer/virtualRouterId': (c) => c.loadBalancer.virtualRouterId,
+  '/spec/controlPlane/loadBalancer/advertInterval': (c) => c.loadBalancer.advertInterval,
   '/spec/controlPlane/loadBalancer/hosts': (c) => c.loadBalancer.hosts,
   '/spec/token/file': (c) => c.tokenFile,
   '/spec/nodes/*/labels': (c) => c.nodes[0].labels,
