@@ -38,7 +38,7 @@ import type { ResolvedCluster } from '../../src/spec/resolve';
 import { configMapVolumeFiles, mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from '../kubelet-volume';
 import { NetnsLab, sleep, waitFor } from './lab';
 
-/** The load balancer's bounds, as README.md states them. */
+/** The load balancer's bounds, as docs/guides/three-servers.md states them (test/guides.test.ts holds them equal). */
 export const BOUNDS = {
   failoverMs: 4000,
   failedRequestsOnApiserverDeath: 1,
@@ -407,7 +407,7 @@ class Drill {
   }
 }
 
-/** The drill's table, as printed after every run and shown in the README. */
+/** The drill's table, as printed after every run; docs/guides/three-servers.md shows a run of it. */
 export function formatTable(title: string, rows: readonly ScenarioResult[]): string {
   const head = ['scenario', 'VIP before', 'VIP after', 'failover ms', 'failed/total', 'cut', 'holders', 'bound', 'result'];
   const body = rows.map((r) => [r.scenario, r.vipBefore, r.vipAfter, r.failoverMs === undefined ? '-' : String(r.failoverMs), `${r.failed}/${r.total}`, String(r.cut), String(r.maxHolders), r.bound, r.ok ? 'ok' : 'BROKEN']);

@@ -4,12 +4,15 @@ import { GOOD, markedBlock, runCli, tempDir } from '../helpers';
 import { YAML } from '../../src/yaml';
 
 /**
- * The README walkthrough, run: a one-server lab cluster grows to three servers behind
- * a keepalived VIP through commits alone. Each commit's `plan` must print what the
- * README shows, and the configs must say why the first server never founds again.
+ * The walkthrough of docs/guides/lab-to-ha.md, run: a one-server lab cluster grows to
+ * three servers behind a keepalived VIP through commits alone. Each commit's `plan` must
+ * print what the guide shows, and the configs must say why the first server never
+ * founds again.
  */
-/** The fenced block that follows `<!-- walkthrough: <name> -->` in the README. */
-const walkthroughBlock = (name: string): string => markedBlock('walkthrough', name, 'README.md');
+const GUIDE = 'docs/guides/lab-to-ha.md';
+
+/** The fenced block that follows `<!-- walkthrough: <name> -->` in the guide. */
+const walkthroughBlock = (name: string): string => markedBlock('walkthrough', name, GUIDE);
 
 const dir = tempDir('walkthrough-');
 const spec = path.join(dir, 'clusters', 'lab.yaml');
@@ -25,7 +28,7 @@ function commit(): string {
   return plan.stdout;
 }
 
-describe('README walkthrough: from one lab server to three behind a VIP, by commits alone', () => {
+describe('the guide\'s walkthrough: from one lab server to three behind a VIP, by commits alone', () => {
   beforeAll(() => {
     fs.mkdirSync(path.dirname(spec), { recursive: true });
     fs.copyFileSync(path.join(GOOD, 'lab.yaml'), spec);
