@@ -56,14 +56,25 @@ export function runCli(args: string[], opts: { cwd?: string; input?: string; env
 }
 
 /**
- * The lines of README.md's code block that follows `<!-- test: NAME -->`, a line ending
- * in `\` joined to the next: what a test runs as README prints it.
+ * The lines of the code block that follows `<!-- test: NAME -->` in a document of the
+ * repository (README.md unless `file` names another, such as a guide under docs/), a
+ * line ending in `\` joined to the next: what a test runs as the document prints it.
  */
-export function readmeBlock(name: string): string[] {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const m = new RegExp(`<!-- test: ${name} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(readme);
-  if (!m) throw new Error(`README.md has no code block after <!-- test: ${name} -->`);
-  return m[1].replace(/\\\n\s*/g, '').trim().split('\n');
+export function readmeBlock(name: string, file = 'README.md'): string[] {
+  return markedBlock('test', name, file).replace(/\\\n\s*/g, '').trim().split('\n');
+}
+
+/**
+ * The text of the fenced code block that follows `<!-- KIND: NAME -->` in a document of
+ * the repository, as printed, up to the fence that closes it at the start of a line (a
+ * ``` inside a line, as in a workflow's echo, is the block's own). The marker travels
+ * with its block when a section moves.
+ */
+export function markedBlock(kind: string, name: string, file: string): string {
+  const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+  const m = new RegExp(`<!-- ${kind}: ${name} -->\\n\`\`\`[\\w-]*\\n([\\s\\S]*?\\n)\`\`\`(?=\\n|$)`).exec(text);
+  if (!m) throw new Error(`${file} has no code block after <!-- ${kind}: ${name} -->`);
+  return m[1];
 }
 
 /**

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterImages } from '../../src/images';
-import { goodFixtures, GOOD, loadCluster, manifestObjects, parseYaml, ROOT, tempDir, treeOf } from '../helpers';
+import { goodFixtures, GOOD, loadCluster, manifestObjects, markedBlock, parseYaml, ROOT, tempDir, treeOf } from '../helpers';
 import { prometheusOperatorFailures } from '../prometheus-operator-model';
 import { haproxyFailures, kubernetesSchemaFailures, promtool } from '../tools';
 import { toYaml } from '../../src/render/text';
@@ -227,10 +227,10 @@ describe('the prometheus-operator model refuses what the API server would drop',
   });
 });
 
-test('the README\'s alert end to end is what clusters/example.yaml with the README\'s block compiles to', () => {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Alerts\n'));
-  const block = /```yaml\n(spec:\n {2}monitoring:\n[\s\S]*?)```/.exec(section)?.[1] as string;
+test('the alerts guide\'s alert end to end is what clusters/example.yaml with the guide\'s block compiles to', () => {
+  const section = fs.readFileSync(path.join(ROOT, 'docs', 'guides', 'alerts.md'), 'utf8');
+  const block = markedBlock('test', 'alert block', 'docs/guides/alerts.md');
+  expect(block.startsWith('spec:\n  monitoring:\n')).toBe(true);
   const example = loadCluster(path.join(ROOT, 'clusters', 'example.yaml'), (t) => `${t.trimEnd()}\n${block.split('\n').slice(1).map((l) => l.replace(/ +#.*$/, '')).join('\n')}`);
   expect(example.monitoring).toEqual({ prometheusRules: true, namespace: 'monitoring', labels: { release: 'kube-prometheus-stack' }, etcdMetrics: true });
   const stale = rulesOf(example).get('K3sEtcdOffNodeCopyStale') as Rule;

@@ -39,7 +39,7 @@ import type { ResolvedCluster } from '../../src/spec/resolve';
 import { configMapVolumeFiles, mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from '../kubelet-volume';
 import { NetnsLab, sleep, waitFor } from './lab';
 
-/** The load balancer's bounds, as the load-balancer guide states them. */
+/** The load balancer's bounds, as docs/guides/three-servers.md states them (test/guides.test.ts holds them equal). */
 export const BOUNDS = {
   /** HAProxy dead on the holder: its next check fails (1 s apart), it resigns, a backup takes over after its skew. */
   haproxyDeathMs: 1500,
@@ -443,9 +443,10 @@ table arp drill_loss {
   }
 
   /**
-   * A fault on the holder; then the machine returns. Unloaded, the failover is measured
-   * until requests succeed again; loaded, until the new holder holds the VIP alone
-   * (requests fail now and then for the lossy network's sake, not the VIP's).
+   * A fault on the holder; then the machine returns. Measured twice: until requests
+   * succeed again (`failoverMs`; slow answers count, only failures fail) and until the
+   * new holder holds the VIP alone (`vipMovedMs`). Loaded, requests fail now and then
+   * for the lossy network's sake, not the VIP's.
    */
   private async failover(name: string, boundMs: number, fault: (holder: string) => Promise<void>, recover: (holder: string) => Promise<void>): Promise<ScenarioResult[]> {
     const before = await this.holder();
@@ -461,9 +462,10 @@ table arp drill_loss {
     const movedAt = w.soleHolderAt(after);
     const vipMovedMs = movedAt !== undefined ? movedAt - from : undefined;
     const moved = after !== before && !after.startsWith('none');
-    const measured = this.load ? vipMovedMs : failoverMs;
-    const failoverOk = moved && measured !== undefined && measured <= boundMs;
-    const rows = [this.row(`${name} on holder`, before, after, w, `VIP moves, <= ${boundMs} ms${this.load ? ' (VIP)' : ''}`, failoverOk, { failoverMs, ...(vipMovedMs !== undefined ? { vipMovedMs } : {}) })];
+    // The bounds hold unloaded, for requests and the VIP both; loaded, what counts is
+    // that the VIP moves, once, and the figures are printed.
+    const failoverOk = moved && (this.load !== undefined || (vipMovedMs !== undefined && vipMovedMs <= boundMs && failoverMs <= boundMs));
+    const rows = [this.row(`${name} on holder`, before, after, w, this.load ? 'VIP moves' : `VIP moves, <= ${boundMs} ms`, failoverOk, { failoverMs, ...(vipMovedMs !== undefined ? { vipMovedMs } : {}) })];
 
     const back = Date.now();
     await recover(before);
@@ -546,7 +548,7 @@ table arp drill_loss {
   }
 }
 
-/** The drill's table, as printed after every run and shown in the load-balancer guide. */
+/** The drill's table, as printed after every run; docs/guides/three-servers.md shows a run of it. */
 export function formatTable(title: string, rows: readonly ScenarioResult[]): string {
   const head = ['scenario', 'VIP before', 'VIP after', 'failover ms', 'VIP moved ms', 'failed/total', 'cut', 'holders', 'split brain ms', 'bound', 'result'];
   const body = rows.map((r) => [r.scenario, r.vipBefore, r.vipAfter, r.failoverMs === undefined ? '-' : String(r.failoverMs), r.vipMovedMs === undefined ? '-' : String(r.vipMovedMs),

@@ -3,10 +3,10 @@ import { ROOT, readmeBlock, tempDir } from '../helpers';
 import { installOffline, integrityOf, npmCacheWithout, packInto, run } from './offline-install';
 
 /**
- * A fleet repository made as README's "In your fleet repository" says, line by line,
- * then cloned afresh as CI checks it out: on the clone, with only what README's commit
+ * A fleet repository made as docs/guides/fleet-repository.md says, line by line, then
+ * cloned afresh as CI checks it out: on the clone, with only what the guide's commit
  * step committed, `npm ci` and `npm run check` must pass. It differs from a user's run
- * in two places: the tarball is this checkout's, packed, where README says
+ * in two places: the tarball is this checkout's, packed, where the guide says
  * /path/to/...; and `npm install`, which needs the registry, is the lock it would write
  * and `npm ci --offline` (offline-install.ts). The clone installs with a copy of npm's
  * cache that lacks k3s-gitops's tarball, as a CI runner's first run does, so only the
@@ -27,11 +27,11 @@ function runLines(lines: readonly string[], cwd: string): string | undefined {
   return r.status === 0 ? undefined : `exit ${r.status}\n${r.stdout}${r.stderr}`;
 }
 
-test('a fleet repository made as README says passes `npm ci` and `npm run check` on a fresh clone', () => {
+test('a fleet repository made as the guide says passes `npm ci` and `npm run check` on a fresh clone', () => {
   const tarball = packInto(tempDir('pack-'));
-  const lines = readmeBlock('fleet repository');
+  const lines = readmeBlock('fleet repository', 'docs/guides/fleet-repository.md');
   const install = lines.findIndex((l) => l.startsWith('npm install '));
-  // README names the tarball `npm pack` makes.
+  // The guide names the tarball `npm pack` makes.
   expect(lines[install]).toBe(`npm install --save-exact ./vendor/${path.basename(tarball)}`);
   expect(lines.filter((l) => l.includes(`/path/to/${path.basename(tarball)}`))).toHaveLength(1);
 
@@ -41,7 +41,7 @@ test('a fleet repository made as README says passes `npm ci` and `npm run check`
   installOffline(fleet, path.join(fleet, 'vendor', path.basename(tarball)));
   expect(runLines(lines.slice(install + 1), fleet)).toBeUndefined();
 
-  // README's commit step left nothing behind that Git does not ignore.
+  // The guide's commit step left nothing behind that Git does not ignore.
 expect(run('git', ['status', '--porcelain', '--untracked-files=all'], fleet, ENV).stdout).toBe('');
   const committed = run('git', ['ls-files'], fleet, ENV).stdout.split('\n');
 for (const f of ['.gitignore', 'package.json', 'package-lock.json', `vendor/${path.basename(tarball)}`, '.github/workflows/k3s-gitops.yml', 'clusters/prod.yaml', 'dist/prod/RUNBOOK.md']) expect(committed).toContain(f);
@@ -56,7 +56,7 @@ for (const f of ['.gitignore', 'package.json', 'package-lock.json', `vendor/${pa
   expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
   expect(check.stdout).toContain('dist is up to date');
 
-  // As README says, `npx cdk8s` is no command here: cdk8s-cli is not installed, and the cdk8s library has no bin.
+  // As the guide says, `npx cdk8s` is no command here: cdk8s-cli is not installed, and the cdk8s library has no bin.
   const PATH = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT)).join(path.delimiter);
   const cdk8s = run('npx', ['cdk8s', 'synth'], clone, { ...ENV, PATH, CDK8S_CHECK_UPGRADE: 'false', npm_config_cache: cache });
   expect({ status: cdk8s.status, stderr: cdk8s.stderr }).toEqual({ status: 1, stderr: expect.stringContaining('could not determine executable to run') });

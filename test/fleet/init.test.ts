@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FLEET_GITIGNORE, FLEET_SCRIPTS, FLEET_WORKFLOW, FLEET_WORKFLOW_PATH } from '../../src/init';
-import { ROOT, runCli, tempDir } from '../helpers';
+import { markedBlock, ROOT, runCli, tempDir } from '../helpers';
+
+/** Where a fleet repository's set-up is documented. */
+const GUIDE = 'docs/guides/fleet-repository.md';
 
 const HA = ['--name', 'prod', '--server', 'm1=10.1.0.11', '--server', 'm2=10.1.0.12', '--server', 'm3=10.1.0.13', '--agent', 'w1=10.1.0.21', '--endpoint', '10.1.0.100'];
 
@@ -25,16 +28,16 @@ describe('k3s-gitops init', () => {
     expect(fs.existsSync(path.join(dir, 'dist', 'prod', 'argocd'))).toBe(true);
   });
 
-  test('--ci adds the scripts and the workflow the README shows', () => {
+  test('--ci adds the scripts and the workflow the fleet guide shows', () => {
     const dir = fleetRepo();
     expect(runCli(['init', ...HA, '--ci'], { cwd: dir }).status).toBe(0);
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     expect(pkg.scripts).toEqual({ test: 'true', synth: 'k3s-gitops synth', check: 'k3s-gitops validate && k3s-gitops synth --check', plan: 'k3s-gitops plan' });
     expect(fs.readFileSync(path.join(dir, FLEET_WORKFLOW_PATH), 'utf8')).toBe(FLEET_WORKFLOW);
-    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    expect(readme).toContain(`<!-- ci: fleet workflow -->\n\`\`\`yaml\n${FLEET_WORKFLOW}\`\`\``);
-    // README says what --ci adds, script by script, in the words package.json gets.
-    const said = readme.replace(/\s*\n\s*/g, ' ');
+    const guide = fs.readFileSync(path.join(ROOT, GUIDE), 'utf8');
+    expect(markedBlock('ci', 'fleet workflow', GUIDE)).toBe(FLEET_WORKFLOW);
+    // The guide says what --ci adds, script by script, in the words package.json gets.
+    const said = guide.replace(/\s*\n\s*/g, ' ');
     const listed = Object.entries(FLEET_SCRIPTS).map(([name, command]) => `\`${name}\` (\`${command}\`)`);
     expect(said).toContain(`adds three scripts to \`package.json\`, ${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}`);
   });

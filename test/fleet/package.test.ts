@@ -42,9 +42,9 @@ describe('installed into a fleet repository from the packed tarball, offline', (
     expect(run('npm', ['run', '--silent', 'check'], fleet).status).toBe(0);
   });
 
-  test('a user\'s own cdk8s app adds the cluster\'s charts beside its own, and `npx cdk8s synth` with README\'s cdk8s.yaml is clean', () => {
+  test('a user\'s own cdk8s app adds the cluster\'s charts beside its own, and `npx cdk8s synth` with the guide\'s cdk8s.yaml is clean', () => {
     fs.copyFileSync(path.join(__dirname, 'example-app', 'main.js'), path.join(fleet, 'main.js'));
-    fs.writeFileSync(path.join(fleet, 'cdk8s.yaml'), `${readmeBlock('fleet cdk8s.yaml').join('\n')}\n`);
+    fs.writeFileSync(path.join(fleet, 'cdk8s.yaml'), `${readmeBlock('fleet cdk8s.yaml', 'docs/guides/fleet-repository.md').join('\n')}\n`);
     // The fleet's own cdk8s-cli, never this project's: npx must find it in the fleet.
     const PATH = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT)).join(path.delimiter);
     const r = run('npx', ['cdk8s', 'synth'], fleet, { PATH, CDK8S_CHECK_UPGRADE: 'false', npm_config_offline: 'true' });

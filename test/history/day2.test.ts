@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GOOD, ROOT, runCli, tempDir } from '../helpers';
+import { GOOD, markedBlock, runCli, tempDir } from '../helpers';
 import { YAML } from '../../src/yaml';
 
 /** A project whose dist/ holds the committed tree of `fixture`, as clusters/example.yaml. */
@@ -169,10 +169,8 @@ describe('plan', () => {
     expect(refusedAgainstBase.stderr).toContain('IMMUTABLE_KEY');
   });
 
-  test('the README\'s fleet workflow posts plan against the base branch\'s dist/ on pull requests', () => {
-    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const block = /<!-- ci: fleet workflow -->\n```yaml\n([\s\S]*?)\n```\n/.exec(readme)?.[1] ?? '';
-    const workflow = YAML.parse(block);
+  test('the fleet guide\'s workflow posts plan against the base branch\'s dist/ on pull requests', () => {
+    const workflow = YAML.parse(markedBlock('ci', 'fleet workflow', 'docs/guides/fleet-repository.md'));
     const steps: { run?: string }[] = workflow.jobs.plan.steps;
     expect(workflow.jobs.plan.if).toBe("github.event_name == 'pull_request'");
     expect(steps.some((s) => s.run?.includes('npx k3s-gitops plan --out "$RUNNER_TEMP/base/dist"'))).toBe(true);

@@ -1,21 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GOOD, ROOT, runCli, tempDir } from '../helpers';
+import { GOOD, markedBlock, runCli, tempDir } from '../helpers';
 import { YAML } from '../../src/yaml';
 
 /**
- * The README walkthrough, run: a one-server lab cluster grows to three servers behind
- * a keepalived VIP through commits alone. Each commit's `plan` must print what the
- * README shows, and the configs must say why the first server never founds again.
+ * The walkthrough of docs/guides/lab-to-ha.md, run: a one-server lab cluster grows to
+ * three servers behind a keepalived VIP through commits alone. Each commit's `plan` must
+ * print what the guide shows, and the configs must say why the first server never
+ * founds again.
  */
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const GUIDE = 'docs/guides/lab-to-ha.md';
 
-/** The fenced block that follows `<!-- walkthrough: <name> -->` in the README. */
-function readmeBlock(name: string): string {
-  const m = new RegExp(`<!-- walkthrough: ${name} -->\\n\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(README);
-  if (!m) throw new Error(`README.md has no walkthrough block "${name}"`);
-  return m[1];
-}
+/** The fenced block that follows `<!-- walkthrough: <name> -->` in the guide. */
+const walkthroughBlock = (name: string): string => markedBlock('walkthrough', name, GUIDE);
 
 const dir = tempDir('walkthrough-');
 const spec = path.join(dir, 'clusters', 'lab.yaml');
@@ -31,7 +28,7 @@ function commit(): string {
   return plan.stdout;
 }
 
-describe('README walkthrough: from one lab server to three behind a VIP, by commits alone', () => {
+describe('the guide\'s walkthrough: from one lab server to three behind a VIP, by commits alone', () => {
   beforeAll(() => {
     fs.mkdirSync(path.dirname(spec), { recursive: true });
     fs.copyFileSync(path.join(GOOD, 'lab.yaml'), spec);
@@ -45,7 +42,7 @@ describe('README walkthrough: from one lab server to three behind a VIP, by comm
 
   test('commit 1, bootstrapped: true: master restarts without cluster-init, nothing else moves', () => {
     edit((t) => t.replace('spec:\n', 'spec:\n  bootstrapped: true\n'));
-    expect(commit()).toBe(readmeBlock('plan 1'));
+    expect(commit()).toBe(walkthroughBlock('plan 1'));
     expect(config('master')['cluster-init']).toBeUndefined();
   });
 
@@ -53,8 +50,8 @@ describe('README walkthrough: from one lab server to three behind a VIP, by comm
     edit((t) => t.replace('    loadBalancer:\n      mode: none\n', '    endpoint: 192.168.56.100\n    loadBalancer:\n      mode: daemonset\n      interface: eth1\n      virtualRouterId: 56\n')
       .replace(/( {4}- \{ name: master,[^\n]*\n)/, '$1    - { name: master-2, role: server, address: 192.168.56.11 }\n    - { name: master-3, role: server, address: 192.168.56.12 }\n'));
     const text = fs.readFileSync(spec, 'utf8');
-    for (const line of readmeBlock('commit 2').split('\n').map((l) => l.replace(/\s+#.*$/, '')).filter((l) => l.trim() && l.trim() !== '...')) expect(text).toContain(line);
-    expect(commit()).toBe(readmeBlock('plan 2'));
+    for (const line of walkthroughBlock('commit 2').split('\n').map((l) => l.replace(/\s+#.*$/, '')).filter((l) => l.trim() && l.trim() !== '...')) expect(text).toContain(line);
+    expect(commit()).toBe(walkthroughBlock('plan 2'));
 
     for (const server of ['master', 'master-2', 'master-3']) {
       const c = config(server);

@@ -1,5 +1,6 @@
 // A user's own cdk8s app: the K3s cluster's charts beside the user's, from the
-// installed k3s-gitops package. Run with `npx cdk8s synth` and the cdk8s.yaml README shows.
+// installed k3s-gitops package. Run with `npx cdk8s synth` and the cdk8s.yaml that
+// docs/guides/fleet-repository.md shows.
 const fs = require('node:fs');
 const path = require('node:path');
 const { ApiObject, App, Chart } = require('cdk8s');
