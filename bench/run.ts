@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeSpec, synthesize } from '../src/compile';
-import type { ResolvedCluster } from '../src/spec/resolve';
+import type { ResolvedCluster } from '../src/cluster-file/resolve';
 import { clusterSpec } from './generate';
 
 const ROOT = path.resolve(__dirname, '..', '..');

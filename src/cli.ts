@@ -5,18 +5,18 @@ import { parseArgs } from 'node:util';
 import {
   allDiagnostics, analyzeFiles, analyzeSpec, planClusters, checkOutDir, checkOutDirOwned, checkAgainstCommittedTrees, DEFAULT_DIST, recoverInterruptedWrite, driftedPaths, synthesize, UsageError, writeTree, type AnalyzedSpec, type Scope,
 } from './compile';
-import { formatDiagnostic, hasErrors, redactTokens } from './spec/diagnostics';
+import { formatDiagnostic, hasErrors, redactTokens } from './cluster-file/diagnostics';
 import { renderExplain } from './render/explain';
-import { clusterSchema } from './spec/schema';
+import { clusterSchema } from './cluster-file/schema';
 import { KubeconfigError, retargetKubeconfig } from './render/kubeconfig';
 import { planRestore, renderNodeUserData, type RestorePlan } from './render/user-data';
-import type { ResolvedCluster, ResolvedNode } from './spec/resolve';
+import type { ResolvedCluster, ResolvedNode } from './cluster-file/resolve';
 import { committedTrees, type CommittedCluster } from './history/committed';
 import { formatPlan } from './history/plan';
 import { initFiles } from './init';
 import { registryCredentialFiles } from './render/registries';
 import { clusterImages } from './images';
-import type { StarterNode } from './spec/starter';
+import type { StarterNode } from './cluster-file/starter';
 import { STARTER_K3S_VERSION } from './k3s/version';
 import { commandHelp, fullHelp, isCommand, type CommandName } from './help';
 
@@ -264,7 +264,7 @@ function kubeconfig(args: string[], io: Io): number {
 function schema(args: string[], io: Io): number {
   parseArgs({ args, allowPositionals: false, options: {} });
   // The editor help loads only here: no other command needs it.
-  const { documentedSchema } = require('./spec/schema-docs') as typeof import('./spec/schema-docs');
+  const { documentedSchema } = require('./cluster-file/schema-docs') as typeof import('./cluster-file/schema-docs');
   io.out(JSON.stringify(documentedSchema(clusterSchema), null, 2));
   return EXIT.ok;
 }

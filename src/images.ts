@@ -1,4 +1,4 @@
-import type { ResolvedCluster } from './spec/resolve';
+import type { ResolvedCluster } from './cluster-file/resolve';
 
 /** Every image of ours the tree runs, pinned by tag. */
 export const IMAGES = {

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { INSTALLED_SCHEMA_REF, renderStarter, type StarterOptions } from './spec/starter';
+import { INSTALLED_SCHEMA_REF, renderStarter, type StarterOptions } from './cluster-file/starter';
 
 /**
  * What `k3s-gitops init` adds to a fleet repository: a starter cluster file, a

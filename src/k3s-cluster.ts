@@ -2,8 +2,8 @@ import type { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { addClusterCharts } from './charts';
 import { analyzeSpec, renderNodeSideFiles } from './compile';
-import { formatDiagnostic, type Diagnostic } from './spec/diagnostics';
-import type { ResolvedCluster } from './spec/resolve';
+import { formatDiagnostic, type Diagnostic } from './cluster-file/diagnostics';
+import type { ResolvedCluster } from './cluster-file/resolve';
 
 /** A cluster file that does not compile; `diagnostics` holds every problem, as the CLI prints them. */
 export class ClusterFileError extends Error {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { referencePages } from '../src/docs/reference';
-import { DIAGNOSTIC_CODES } from '../src/spec/codes';
+import { DIAGNOSTIC_CODES } from '../src/cluster-file/codes';
 import { ROOT } from './helpers';
 
 /**

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { analyzeSpec, synthesizeCluster } from '../src/compile';
-import type { ResolvedCluster } from '../src/spec/resolve';
+import type { ResolvedCluster } from '../src/cluster-file/resolve';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const CLI = path.join(ROOT, 'lib', 'src', 'cli.js');

@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { CERT_NAMES, JOB_DEADLINES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';
 import { CERT_CHECK_SCRIPT } from '../render/cert-check-script';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { commonLabels, dropAllCapabilities, HOST_READER_SECURITY, serverTaintKeys } from './common';
 
 /** Daily, early, UTC: a failure is on the Jobs list by the working day. */

@@ -1,7 +1,7 @@
 import { ApiObject, type Chart, JsonPatch } from 'cdk8s';
 import type * as kplus from 'cdk8s-plus-28';
 import { generatedBy, toYaml } from '../render/text';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 
 /** Labels on every object we make, so `kubectl get -l` finds them. */
 export function commonLabels(cluster: string, component: string): Record<string, string> {

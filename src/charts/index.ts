@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { App, type Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { yamlFile } from '../render/text';
 import { PLANS_FILE, TREE_FOLDERS } from '../names';
 import { manifestFile } from './common';

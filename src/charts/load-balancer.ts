@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { renderHaproxyCfg } from '../render/haproxy-cfg';
 import { renderKeepalivedConf, vrrpPeers } from '../render/keepalived-conf';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { commonLabels, CONTROL_PLANE_SELECTOR, serverTaintKeys } from './common';
 import { LB_METRICS, LB_NAMES, MONITORING_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { clusterImage, IMAGES } from '../images';

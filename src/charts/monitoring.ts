@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { ETCD_METRICS_PORT } from '../k3s/facts';
 import { LB_METRICS, MONITORING_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { clusterAlerts } from '../render/alerts';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { commonLabels } from './common';
 
 /** prometheus-operator's API group and version (monitoring.coreos.com/v1), as kube-prometheus-stack installs it. */

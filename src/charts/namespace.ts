@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { commonLabels } from './common';
 import { SYSTEM_NAMESPACE } from '../names';
 

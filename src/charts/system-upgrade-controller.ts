@@ -1,6 +1,6 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { SUC_NAMES } from '../names';
 import { clusterImage, IMAGES } from '../images';
 import { commonLabels } from './common';

@@ -3,10 +3,10 @@ import type { Construct } from 'constructs';
 import { APPLY_CONFIG_SCRIPT, jobDeadlineSeconds, ROLLOUT_TIMING } from '../render/apply-config-script';
 import { renderK3sConfig } from '../render/k3s-config';
 import { renderRegistries } from '../render/registries';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { clusterImage, IMAGES, K3S_UPGRADE_REPOSITORY } from '../images';
 import { BACKUP_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, REGISTRIES_SECRET_KEY, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
-import { longestIntervalSeconds } from '../spec/cron';
+import { longestIntervalSeconds } from '../cluster-file/cron';
 import { commonLabels } from './common';
 
 const SCRIPT_KEY = 'apply-config.sh';

@@ -1,5 +1,5 @@
 import { parseK3sVersion, compareK3sVersions } from '../k3s/version';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { nodeTokenFiles, seedTokenFlags } from '../render/user-data';
 import { renderRegistries } from '../render/registries';
 import { K3S_UPGRADE_PLANS, REGISTRIES_FILE } from '../names';

@@ -1,7 +1,7 @@
 import { IMMUTABLE_KEYS } from '../k3s/facts';
 import { parseK3sVersion, upgradeProblem } from '../k3s/version';
-import { type Finding, show } from '../spec/diagnostics';
-import { quorumFor, type ResolvedCluster } from '../spec/resolve';
+import { type Finding, show } from '../cluster-file/diagnostics';
+import { quorumFor, type ResolvedCluster } from '../cluster-file/resolve';
 import type { CommittedCluster } from './committed';
 
 /**

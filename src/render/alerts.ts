@@ -3,8 +3,8 @@ import { jobDeadlineSeconds, ROLLOUT_TIMING } from './apply-config-script';
 import { HAPROXY_BACKEND } from './haproxy-cfg';
 import { renderK3sConfig } from './k3s-config';
 import { ETCD_DEFAULT_QUOTA_BYTES, ETCD_METRICS_PORT } from '../k3s/facts';
-import { longestIntervalSeconds } from '../spec/cron';
-import type { ResolvedCluster } from '../spec/resolve';
+import { longestIntervalSeconds } from '../cluster-file/cron';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import {
   BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, JOB_DEADLINES, K3S_UPGRADE_PLANS, LB_METRICS, MONITORING_NAMES, SUC_NAMES, SYSTEM_NAMESPACE,
 } from '../names';

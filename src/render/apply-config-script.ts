@@ -1,5 +1,5 @@
 import { CONFIG_ROLLOUT_NAMES, REGISTRIES_SECRET_KEY } from '../names';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { GENERATED_MARK } from './text';
 import { FILL_REGISTRIES_FUNCTION, REGISTRIES_PATH } from './registries';
 

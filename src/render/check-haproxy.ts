@@ -1,4 +1,4 @@
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 
 /**
  * The bash that runs the check, by where keepalived runs. keepalived with script

@@ -1,4 +1,4 @@
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { generatedBy, toYaml } from './text';
 
 /** Where the template sits in the tree: outside manifests/, so nothing applies it. */

@@ -1,4 +1,4 @@
-import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedCluster } from '../spec/resolve';
+import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedCluster } from '../cluster-file/resolve';
 
 /** The quorum table rows: the cluster's own size and the usual sizes around it. */
 export function quorumTable(c: ResolvedCluster): string[] {

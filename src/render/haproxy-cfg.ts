@@ -1,6 +1,6 @@
 import { APISERVER_PORT } from '../k3s/facts';
-import { addressFamily, urlHost } from '../spec/net';
-import type { ResolvedCluster } from '../spec/resolve';
+import { addressFamily, urlHost } from '../cluster-file/net';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { LB_METRICS } from '../names';
 import { generatedBy } from './text';
 

@@ -1,5 +1,5 @@
-import type { K3sConfigMap, K3sConfigValue } from '../spec/types';
-import { foundsCluster, joinUrl, nodeTokenFile, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import type { K3sConfigMap, K3sConfigValue } from '../cluster-file/types';
+import { foundsCluster, joinUrl, nodeTokenFile, type ResolvedCluster, type ResolvedNode } from '../cluster-file/resolve';
 import { yamlFile } from './text';
 
 /** The K3s config.yaml keys for one node, before extraConfig. */

@@ -1,5 +1,5 @@
-import { addressFamily } from '../spec/net';
-import type { ResolvedCluster } from '../spec/resolve';
+import { addressFamily } from '../cluster-file/net';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { keepalivedBash, renderCheckHaproxy } from './check-haproxy';
 import { generatedBy } from './text';
 

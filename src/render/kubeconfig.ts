@@ -1,4 +1,4 @@
-import { endpointUrl, type ResolvedCluster } from '../spec/resolve';
+import { endpointUrl, type ResolvedCluster } from '../cluster-file/resolve';
 import { YAML } from '../yaml';
 
 const { isMap, isSeq, parseDocument } = YAML;

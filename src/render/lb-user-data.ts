@@ -1,4 +1,4 @@
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { renderHaproxyCfg } from './haproxy-cfg';
 import { renderKeepalivedConf, type VrrpPeer } from './keepalived-conf';
 import { cloudConfig } from './user-data';

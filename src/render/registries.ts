@@ -1,4 +1,4 @@
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { yamlFile } from './text';
 
 /** Where K3s reads its registry configuration on every node (docs/installation/private-registry.md). */

@@ -1,6 +1,6 @@
 import { ETCD_METRICS_PORT } from '../k3s/facts';
 import { LB_METRICS, MONITORING_NAMES } from '../names';
-import type { ResolvedCluster } from '../spec/resolve';
+import type { ResolvedCluster } from '../cluster-file/resolve';
 import { alertAnchor, clusterAlerts, HASH_ALLOWLIST } from './alerts';
 
 const fence = (lines: readonly string[]) => ['```sh', ...lines, '```'].join('\n');

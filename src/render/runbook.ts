@@ -1,7 +1,7 @@
 import { parseK3sVersion, supportsRotateKeys } from '../k3s/version';
 import { BACKUP_NAMES, CERT_NAMES, CONFIG_ROLLOUT_NAMES, K3S_UPGRADE_PLANS, SUC_JOB_SETTINGS, SUC_NAMES, SYSTEM_NAMESPACE } from '../names';
 import { jobDeadlineSeconds, RESTART_LOCK, ROLLOUT_TIMING } from './apply-config-script';
-import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { endpointUrl, joinUrl, nfsCopyDir, quorumFor, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../cluster-file/resolve';
 
 type ResolvedBackupNfs = NonNullable<ResolvedBackupTarget['nfs']>;
 import { S3_SECRET_TEMPLATE } from './etcd-s3-secret';

@@ -1,5 +1,5 @@
 import { CONFIG_PATH } from '../k3s/facts';
-import { foundsCluster, joinUrl, nfsCopyDir, nodeTokenFile, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../spec/resolve';
+import { foundsCluster, joinUrl, nfsCopyDir, nodeTokenFile, type ResolvedBackupTarget, type ResolvedCluster, type ResolvedNode } from '../cluster-file/resolve';
 import { FETCH_SNAPSHOT_PATH, FETCH_SNAPSHOT_SCRIPT, RESTORE_DIR, RUNCMD_SCRIPT } from './fetch-snapshot-script';
 import { k3sConfig, renderK3sConfig } from './k3s-config';
 import { FILL_REGISTRIES_SCRIPT, REGISTRIES_PATH, renderRegistries } from './registries';

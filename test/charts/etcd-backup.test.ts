@@ -5,7 +5,7 @@ import { analyzeSpec } from '../../src/compile';
 import { IMAGES } from '../../src/images';
 import { BACKUP_NAMES } from '../../src/names';
 import { BACKUP_SCRIPT } from '../../src/render/backup-script';
-import { longestIntervalSeconds } from '../../src/spec/cron';
+import { longestIntervalSeconds } from '../../src/cluster-file/cron';
 import { BAD, GOOD, goodFixtures, loadCluster, manifestObjects, runCli, tempDir, treeOf } from '../helpers';
 import { busyboxBin, runCronJob } from '../pod';
 import { kubernetesSchemaFailures, shellcheckFailures } from '../tools';

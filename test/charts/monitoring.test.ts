@@ -14,7 +14,7 @@ import { goodFixtures, GOOD, loadCluster, manifestObjects, markedBlock, parseYam
 import { prometheusOperatorFailures } from '../prometheus-operator-model';
 import { haproxyFailures, kubernetesSchemaFailures, promtool } from '../tools';
 import { toYaml } from '../../src/render/text';
-import type { ResolvedCluster } from '../../src/spec/resolve';
+import type { ResolvedCluster } from '../../src/cluster-file/resolve';
 
 const MONITORING = '  monitoring: { prometheusRules: true, etcdMetrics: true }\n';
 /** A fixture with monitoring turned on, if it is not. */

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
-import { clusterSchema } from '../../src/spec/schema';
-import { documentedSchema } from '../../src/spec/schema-docs';
+import { clusterSchema } from '../../src/cluster-file/schema';
+import { documentedSchema } from '../../src/cluster-file/schema-docs';
 import { GOOD, ROOT } from '../helpers';
 
 const ha = fs.readFileSync(path.join(GOOD, 'ha.yaml'), 'utf8');

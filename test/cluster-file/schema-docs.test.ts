@@ -1,9 +1,9 @@
 import Ajv from 'ajv';
 import { analyzeSpec } from '../../src/compile';
-import { AJV_OPTIONS } from '../../src/spec/ajv-options';
-import type { ResolvedCluster } from '../../src/spec/resolve';
-import { clusterSchema } from '../../src/spec/schema';
-import { documentedSchema, FIELD_DOCS } from '../../src/spec/schema-docs';
+import { AJV_OPTIONS } from '../../src/cluster-file/ajv-options';
+import type { ResolvedCluster } from '../../src/cluster-file/resolve';
+import { clusterSchema } from '../../src/cluster-file/schema';
+import { documentedSchema, FIELD_DOCS } from '../../src/cluster-file/schema-docs';
 
 type Schema = { properties?: Record<string, Schema>; [keyword: string]: unknown };
 

@@ -35,7 +35,7 @@ import ipaddr from 'ipaddr.js';
 import { parse } from 'yaml';
 import { LB_NAMES } from '../../src/names';
 import { HEALTH_CHECK } from '../../src/render/haproxy-cfg';
-import type { ResolvedCluster } from '../../src/spec/resolve';
+import type { ResolvedCluster } from '../../src/cluster-file/resolve';
 import { configMapVolumeFiles, mountAtEtcKeepalived, writeKeepalivedDir, type KeepalivedLayout, type VolumeFile } from '../kubelet-volume';
 import { NetnsLab, sleep, waitFor } from './lab';
 

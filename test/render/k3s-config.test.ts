@@ -1,7 +1,7 @@
 import { CRITICAL_SERVER_KEYS, SECRET_KEYS } from '../../src/k3s/facts';
 import { flagsFor } from '../../src/k3s/flags';
 import { k3sConfig } from '../../src/render/k3s-config';
-import { endpointUrl } from '../../src/spec/resolve';
+import { endpointUrl } from '../../src/cluster-file/resolve';
 import { goodFixtures, loadCluster, parseYaml, treeOf } from '../helpers';
 import * as path from 'node:path';
 

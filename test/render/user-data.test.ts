@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeSpec } from '../../src/compile';
 import { renderNodeUserData } from '../../src/render/user-data';
-import { nodeTokenFile } from '../../src/spec/resolve';
+import { nodeTokenFile } from '../../src/cluster-file/resolve';
 import { GOOD, goodFixtures, loadCluster, parseYaml, ROOT, runCli, tempDir, treeOf, describeAsRoot } from '../helpers';
 import { Machine, RUNCMD, shellifyRuncmd } from '../machine';
 import { cloudInitSchemaFailures, shellcheckFailures } from '../tools';
