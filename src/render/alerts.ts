@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { jobDeadlineSeconds, ROLLOUT_TIMING } from './apply-config-script';
-import { HAPROXY_BACKEND } from './haproxy-cfg';
+import { HAPROXY_BACKEND, HAPROXY_FRONTEND } from './haproxy-cfg';
 import { renderK3sConfig } from './k3s-config';
 import { ETCD_DEFAULT_QUOTA_BYTES, ETCD_METRICS_PORT } from '../k3s/facts';
 import { longestIntervalSeconds } from '../cluster-file/cron';
@@ -43,12 +43,14 @@ import {
  *   SanitizeLabelName).
  * - Load balancer: HAProxy's built-in exporter, `haproxy_backend_active_servers` ("total
  *   number of active UP servers with a non-zero weight", haproxy addons/promex and
- *   src/stats.c at v2.8.0) and each peer's `up`. keepalived in the image has no
- *   exporter and nothing exports who holds the VIP; what matters to clients is that the
- *   VIP answers, so Prometheus also scrapes HAProxy's exporter through the VIP: `up` of
- *   that target is 0 when no peer holds it, or the holder's HAProxy is dead, or the VIP
- *   is unreachable from the cluster. Two holders at once (split brain) is invisible
- *   from here: the VIP answers from one of them; RUNBOOK.md says how to look.
+ *   src/stats.c at v2.8.0) and each peer's `up`. keepalived has no exporter and nothing
+ *   exports who holds the VIP; what matters to clients is that the VIP answers, so
+ *   Prometheus also scrapes HAProxy's exporter through the VIP: `up` of that target is
+ *   0 when no peer holds it, or the holder's HAProxy is dead, or the VIP is unreachable
+ *   from the cluster. Two holders at once (split brain) show as two peers' HAProxy
+ *   taking new connections on the API frontend (`haproxy_frontend_connections_total`,
+ *   "total number of new connections"): only the holder gets any, and after a failover
+ *   the old holder stops within the rate's one-minute window.
  */
 
 /** kube-prometheus's severities: critical pages someone now, warning waits for working hours. */
@@ -434,6 +436,7 @@ function loadBalancerAlerts(c: ResolvedCluster): AlertDefinition[] {
   const peerAddresses = c.loadBalancer.mode === 'daemonset' ? c.servers.map((s) => s.address) : c.loadBalancer.hosts.map((h) => h.address);
   const n = c.servers.length;
   const backend = `haproxy_backend_active_servers${sel({ ...lbMatchers, proxy: HAPROXY_BACKEND })}`;
+  const accepted = `rate(haproxy_frontend_connections_total${sel({ ...lbMatchers, proxy: HAPROXY_FRONTEND })}[1m])`;
   const where = c.loadBalancer.mode === 'daemonset' ? `the load balancer pods (DaemonSet k3s-api-lb in ${SYSTEM_NAMESPACE}) on the servers` : 'the LB machines';
   const scrape = (address: string) => `curl -s http://${address.includes(':') ? `[${address}]` : address}:${LB_METRICS.port}${LB_METRICS.path} | grep -E '^haproxy_(backend_active_servers|server_status).*${HAPROXY_BACKEND}'`;
   const look = c.loadBalancer.mode === 'daemonset'
@@ -476,12 +479,25 @@ function loadBalancerAlerts(c: ResolvedCluster): AlertDefinition[] {
     forSeconds: 120,
     summary: `The API endpoint VIP ${c.endpoint} does not answer`,
     description: `Prometheus cannot reach HAProxy's exporter through the VIP ${c.endpoint}:${LB_METRICS.port} for 2m: no load balancer peer holds the VIP, or the holder's HAProxy is dead, or the VIP is unreachable from the cluster. Clients using ${c.endpoint}:${c.loadBalancer.port} fail. keepalived moves the VIP within seconds, so this is not a failover in progress.`,
-    means: `Nothing answers on the VIP. Which peer holds it is not a metric (keepalived in the image has no exporter), so this alert asks the VIP itself, as a client does. Two holders at once cannot be seen from here (the VIP answers from one of them): look on every peer with \`ip addr\`, below.`,
+    means: `Nothing answers on the VIP. Which peer holds it is not a metric (keepalived has no exporter), so this alert asks the VIP itself, as a client does; two holders at once are K3sApiVipHeldTwice.`,
     steps: [
       `On every peer, look for the VIP on ${c.loadBalancer.interface} and read keepalived's log: no peer in MASTER state means every peer's check fails (HAProxy dead everywhere) or VRRP adverts are lost.`,
       'Until it is back, clients can use a server\'s :6443 directly.',
     ],
     commands: [...peerAddresses.map((a, i) => `ssh ${a} ip -br addr show dev ${c.loadBalancer.interface}    # ${peers[i]}: holds ${c.endpoint}?`), ...look.slice(0, c.loadBalancer.mode === 'daemonset' ? 1 : 0)],
+  }, {
+    alert: 'K3sApiVipHeldTwice',
+    severity: 'critical',
+    expr: `count(${accepted} > 0) > 1`,
+    forSeconds: 120,
+    summary: `{{ $value }} load balancer peers take API connections: the VIP ${c.endpoint} has more than one holder`,
+    description: `HAProxy accepted new connections on its API frontend on {{ $value }} of the ${peers.length} load balancer peers, every minute for 2m. Only the VIP's holder gets them, so more than one peer holds ${c.endpoint} (split brain): each client reaches whichever answered its ARP, and connections break when that changes. A failover makes two peers take connections within one minute, never for two.`,
+    means: `Only the holder of ${c.endpoint} is sent connections for :${c.loadBalancer.port}, so HAProxy taking them on two peers means two peers hold the VIP: keepalived on them cannot hear each other (VRRP, IP protocol 112, dropped between them; the network split; another VRRP group on the segment with virtual_router_id ${c.loadBalancer.virtualRouterId}). Who holds it is not a metric (keepalived has no exporter); which peers take connections is.`,
+    steps: [
+      `On every peer, look for the VIP on ${c.loadBalancer.interface}; on two of them, read keepalived's log on each (each says it is MASTER) and check that VRRP passes between them.`,
+      `Restarting keepalived on the peer that should not hold the VIP ends it once adverts pass again; until then it comes back.`,
+    ],
+    commands: [...peerAddresses.map((a, i) => `ssh ${a} ip -br addr show dev ${c.loadBalancer.interface}    # ${peers[i]}: holds ${c.endpoint}?`), `ssh ${peerAddresses[0]} sudo tcpdump -ni ${c.loadBalancer.interface} -c 10 vrrp    # adverts from every peer?`],
   }];
 }
 

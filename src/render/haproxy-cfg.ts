@@ -9,6 +9,8 @@ export type HaproxyLogTarget = 'stdout' | 'syslog';
 
 /** The backend of every server's apiserver; HAProxy's exporter names it in the `proxy` label. */
 export const HAPROXY_BACKEND = 'k3s-servers';
+/** The frontend clients reach through the VIP; only the VIP's holder takes its connections. */
+export const HAPROXY_FRONTEND = 'k3s-apiserver';
 
 /** Health-check timing: a dead apiserver is out after `fall` misses `inter` apart. */
 export const HEALTH_CHECK = { interMs: 1000, fall: 2, rise: 2 } as const;
@@ -58,7 +60,7 @@ defaults
   timeout tunnel 1h
   timeout check 1s
 
-frontend k3s-apiserver
+frontend ${HAPROXY_FRONTEND}
   bind ${bind}
   default_backend ${HAPROXY_BACKEND}
 

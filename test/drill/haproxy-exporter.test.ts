@@ -57,7 +57,7 @@ beforeAll(() => {
   for (const tool of ['ip', 'haproxy', 'curl', 'promtool']) requireTool(tool);
 });
 
-testAsRoot('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, an unreachable VIP', async () => {
+testAsRoot('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, connections on the holder, an unreachable VIP', async () => {
   const logs = tempDir('exporter-drill-');
   const lab = new NetnsLab(logs);
   const rows: Row[] = [];
@@ -106,6 +106,13 @@ testAsRoot('the load balancer alerts read what HAProxy exports: backends counted
     }]);
     row('those samples through promtool: K3sApiServerDownBehindLoadBalancer', 'fires at 11m', promtool.ok ? `fires, ${scraped.map((x) => `${x.labels.proxy}=${x.value}`).join()}` : promtool.output.slice(0, 200), promtool.ok && scraped.length === 1);
 
+    // What K3sApiVipHeldTwice counts: new connections on the API frontend of the VIP's holder.
+    const accepted = async () => samples(await scrape(c.servers[0].address) ?? '', 'haproxy_frontend_connections_total').find((x) => x.labels.proxy === 'k3s-apiserver')?.value;
+    const before = await accepted();
+    for (let i = 0; i < 3; i++) await lab.exec(prometheus, 'bash', ['-c', `exec 3<>/dev/tcp/${c.endpoint}/${c.loadBalancer.port}`]).catch(() => undefined);
+    const after = await accepted();
+    row('3 connections through the VIP: haproxy_frontend_connections_total{proxy="k3s-apiserver"} on the holder', '+3', `${before} -> ${after}`, before !== undefined && after !== undefined && after - before === 3);
+
     await lab.exec(first, 'ip', ['addr', 'del', `${c.endpoint}/24`, 'dev', c.loadBalancer.interface]);
     const gone = await waitFor(async () => ((await scrape(c.endpoint)) === undefined ? true : undefined), 5000);
     const vip = await testRules(groups, [{
@@ -119,6 +126,6 @@ testAsRoot('the load balancer alerts read what HAProxy exports: backends counted
     process.stdout.write(`\n${formatRows('HAProxy exporter drill: test/fixtures/good/monitoring.yaml (daemonset haproxy.cfg, Debian haproxy)', rows)}\n`);
   }
   expect(rows.filter((r) => !r.ok)).toEqual([]);
-  expect(rows).toHaveLength(6);
+  expect(rows).toHaveLength(7);
   expect(rulesByName(groups).has('K3sApiVipUnreachable')).toBe(true);
 }, 60_000);
