@@ -390,7 +390,7 @@ table arp drill_loss {
   private async steady(): Promise<ScenarioResult> {
     const from = Date.now();
     const before = await this.holder();
-    await sleep(this.load ? 10_000 : 2000);
+    await sleep(this.load ? 6000 : 2000);
     const w = this.window(from, Date.now());
     const after = await this.holder();
     return this.row('steady state', before, after, w, this.load ? 'VIP stays' : 'no failed request, one holder', this.calm(w, before, after));
@@ -469,8 +469,9 @@ table arp drill_loss {
 
     const back = Date.now();
     await recover(before);
-    // Long enough for keepalived there to start, pass its check and see the holder.
-    await sleep(6000);
+    // Long enough for keepalived there to start, pass its two checks (1 s apart) and then
+    // either hear the holder or, deaf, claim the VIP after three adverts and a skew.
+    await sleep(4500);
     const w2 = this.window(back, Date.now());
     const final = await this.holder();
     rows.push(this.row(`${before} returns`, after, final, w2, this.load ? 'VIP stays' : 'VIP stays, no connection cut', this.calm(w2, after, final)));
