@@ -27,6 +27,8 @@ export interface CommittedCluster {
   /** The server committed with `cluster-init`; none once bootstrapped. */
   readonly founder?: CommittedNode;
   readonly bootstrapped: boolean;
+  /** The VRRP version its keepalived.conf speaks, where it has a load balancer. */
+  readonly vrrpVersion?: 2 | 3;
   /** Every node folder held a regular, parseable config.yaml; the lifecycle rules trust only such a tree. */
   readonly complete: boolean;
 }
@@ -57,7 +59,22 @@ export function readCommitted(outDir: string, cluster: string): CommittedCluster
   const founder = servers.find((s) => s.config['cluster-init'] === true);
   const registriesFile = path.join(root, REGISTRIES_FILE);
   const registries = fs.existsSync(registriesFile) && fs.lstatSync(registriesFile).isFile() ? fs.readFileSync(registriesFile, 'utf8') : undefined;
-  return { k3sVersion: planVersion(root), ...(registries ? { registries } : {}), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete };
+  const vrrp = vrrpVersion(root);
+  return { k3sVersion: planVersion(root), ...(registries ? { registries } : {}), nodes, servers, founder, bootstrapped: servers.length > 0 && !founder, complete, ...(vrrp ? { vrrpVersion: vrrp } : {}) };
+}
+
+/**
+ * The VRRP version of the committed keepalived.conf (the DaemonSet's ConfigMap, or the
+ * LB machines' files): 3 with `version 3`, 2 without (keepalived's default), none
+ * without a load balancer.
+ */
+function vrrpVersion(root: string): 2 | 3 | undefined {
+  const lbDir = path.join(root, 'lb');
+  const files = [path.join(root, 'manifests', 'load-balancer.k8s.yaml'),
+    ...(fs.existsSync(lbDir) ? fs.readdirSync(lbDir).filter((f) => /^keepalived-.*\.conf$/.test(f)).map((f) => path.join(lbDir, f)) : [])];
+  const conf = files.filter((f) => fs.existsSync(f) && fs.lstatSync(f).isFile()).map((f) => fs.readFileSync(f, 'utf8')).find((t) => t.includes('vrrp_instance'));
+  if (conf === undefined) return undefined;
+  return /^\s*version 3$/m.test(conf) ? 3 : 2;
 }
 
 /** A committed config.yaml as an object; one that is not YAML (edited by hand) counts as empty. */

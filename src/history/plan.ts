@@ -147,13 +147,19 @@ function k3sUpgrade(c: ResolvedCluster, committed: CommittedCluster | undefined)
   return `upgrade K3s ${committed?.k3sVersion} -> ${c.k3sVersion}: Plan ${K3S_UPGRADE_PLANS.server}, one server at a time behind the restart lock and the quorum gate, then ${K3S_UPGRADE_PLANS.agent}`;
 }
 
-/** Cluster-wide steps besides the upgrade: secrets encryption flipped before bootstrap. */
+/** Cluster-wide steps besides the upgrade: secrets encryption flipped before bootstrap, the load balancer's VRRP version. */
 function clusterSteps(c: ResolvedCluster, committed: CommittedCluster | undefined): string[] {
   const steps: string[] = [];
   const wasEncrypted = committed?.servers[0]?.config['secrets-encryption'] === true;
   // Once bootstrapped the rules refuse the change (IMMUTABLE_KEY); before, no server may have started yet.
   if (committed && committed.servers.length > 0 && wasEncrypted !== c.secretsEncryption) {
     steps.push(`secrets encryption ${c.secretsEncryption ? 'on' : 'off'}: only while no server has started yet; a running cluster cannot take the flag ${c.secretsEncryption ? 'on' : 'off'} (K3s docs/cli/secrets-encrypt.md; RUNBOOK.md, "Secrets encryption")`);
+  }
+  // keepalived drops adverts of the other version (vrrp/vrrp.c vrrp_check_packet, "wrong version").
+  if (committed?.vrrpVersion === 2 && c.loadBalancer.mode !== 'none') {
+    steps.push(c.loadBalancer.mode === 'daemonset'
+      ? 'load balancer from VRRPv2 to VRRPv3: v2 and v3 peers ignore each other, so while the DaemonSet rolls, one server at a time, an updated peer can hold the VIP beside an old one; merge it in a quiet moment'
+      : 'load balancer from VRRPv2 to VRRPv3: v2 and v3 peers ignore each other, so replace keepalived.conf on every LB machine (lb/keepalived-<host>.conf) in one go, not one machine a day');
   }
   return steps;
 }

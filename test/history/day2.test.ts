@@ -152,6 +152,18 @@ describe('plan', () => {
     expect(r.stdout).toContain('cluster-wide: secrets encryption off: only while no server has started yet');
   });
 
+  test('cluster-wide steps: a committed load balancer on VRRPv2 says how its move to VRRPv3 rolls, in both modes', () => {
+    for (const [fixture, lbFiles, words] of [['ha.yaml', ['example/manifests/load-balancer.k8s.yaml'], 'while the DaemonSet rolls'], ['enterprise.yaml', ['enterprise/lb/keepalived-lb-1.conf', 'enterprise/lb/keepalived-lb-2.conf'], 'on every LB machine']] as const) {
+      const { dir } = committedProject(fixture);
+      expect(runCli(['plan'], { cwd: dir }).stdout).not.toContain('VRRPv2');
+      // The tree as this tool wrote it before VRRPv3: keepalived.conf without `version 3`.
+      for (const f of lbFiles) edit(path.join(dir, 'dist', f), (t) => t.replace(/^\s*version 3\n/gm, ''));
+      const r = runCli(['plan'], { cwd: dir });
+      expect(r.stdout).toContain('cluster-wide: load balancer from VRRPv2 to VRRPv3: v2 and v3 peers ignore each other');
+      expect(r.stdout).toContain(words);
+    }
+  });
+
   test('--out compares with another tree: a branch whose dist/ is re-synthesized, against the base branch\'s dist/', () => {
     const { dir, spec } = committedProject('ha.yaml', bootstrappedHa);
     const base = path.join(tempDir(), 'dist');
