@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GOOD, ROOT, describeAsRoot, loadCluster, tempDir, treeOf } from '../helpers';
 import { requireTool } from '../tools';
-import { LOADED, drillTopology, formatTable, runFailoverDrill, type DrillLoad, type DrillTopology, type ScenarioResult } from './failover';
+import { LOADED, drillTopology, formatTable, runFailoverDrill, type DrillLoad, type DrillTopology, type ScenarioResult, type ScenarioSet } from './failover';
 
 /**
  * The failover drill (see failover.ts for what it builds and how it differs from
@@ -14,12 +14,23 @@ const example = loadCluster(path.join(ROOT, 'clusters', 'example.yaml'));
 const external = loadCluster(path.join(GOOD, 'enterprise.yaml'));
 
 /** Runs the drill and prints its table; the daemons' logs stay until this file ends. */
-async function drill(title: string, topology: DrillTopology, set: 'all' | 'haproxy-only' = 'all', load?: DrillLoad): Promise<{ rows: ScenarioResult[]; logs: string }> {
+async function drill(title: string, topology: DrillTopology, set: ScenarioSet = 'all', load?: DrillLoad): Promise<{ rows: ScenarioResult[]; logs: string }> {
   const logs = tempDir('drill-');
   const rows = await runFailoverDrill(topology, logs, set, load);
   // Printed every run: the drill's figures are its measurement.
   process.stdout.write(`\n${formatTable(title, rows)}\n(daemon logs: ${logs}, removed when this file's tests end)\n`);
   return { rows, logs };
+}
+
+/** A topology whose peers' keepalived.conf is edited: a known-bad variant of the generated one. */
+function withKeepalivedConf(topology: DrillTopology, edit: (conf: string) => string): DrillTopology {
+  return {
+    ...topology,
+    peers: topology.peers.map((p) => ({
+      ...p,
+      keepalivedDir: new Map([...p.keepalivedDir].map(([k, f]) => [k, k === path.basename(p.keepalivedConf) ? { ...f, content: edit(f.content) } : f])),
+    })),
+  };
 }
 
 /** What keepalived logs when it drops a check (notify.c `check_script_secure`, vrrp/vrrp.c `check_track_script_secure`). */
@@ -56,14 +67,7 @@ describeAsRoot('the failover drill', () => {
    * deaf to adverts for a second claims the VIP and, outranking the holder, keeps it.
    */
   test('fails: without the holder\'s bonus, a backup that missed three adverts takes the VIP from a healthy holder', async () => {
-    const current = drillTopology(external, treeOf(external));
-    const unbonused: DrillTopology = {
-      ...current,
-      peers: current.peers.map((p) => ({
-        ...p,
-        keepalivedDir: new Map([...p.keepalivedDir].map(([k, f]) => [k, k === path.basename(p.keepalivedConf) ? { ...f, content: f.content.replace(/ {2}track_file \{[^}]*\}\n/, '') } : f])),
-      })),
-    };
+    const unbonused = withKeepalivedConf(drillTopology(external, treeOf(external)), (conf) => conf.replace(/ {2}track_file \{[^}]*\}\n/, ''));
     for (const p of unbonused.peers) expect(p.keepalivedDir.get(path.basename(p.keepalivedConf))?.content).not.toContain('track_file {');
     const { rows } = await drill('failover drill without the holder\'s bonus (expected to lose the VIP to the deaf backup)', unbonused, 'haproxy-deaf');
     const deaf = rows.find((r) => r.scenario.includes('deaf to adverts'));
@@ -83,14 +87,7 @@ describeAsRoot('the failover drill', () => {
   }
 
   test('fails: the drill breaks its failover bound on the old keepalived check', async () => {
-    const current = drillTopology(external, treeOf(external));
-    const old: DrillTopology = {
-      ...current,
-      peers: current.peers.map((p) => ({
-        ...p,
-        keepalivedDir: new Map([...p.keepalivedDir].map(([k, f]) => [k, k === path.basename(p.keepalivedConf) ? { ...f, content: withOldCheck(f.content) } : f])),
-      })),
-    };
+    const old = withKeepalivedConf(drillTopology(external, treeOf(external)), withOldCheck);
     expect(fs.existsSync('/bin/pidof')).toBe(true);
     const { rows } = await drill('failover drill on the old check (expected to break its bound)', old, 'haproxy-only');
     const killed = rows.find((r) => r.scenario.startsWith('HAProxy killed'));
