@@ -8,7 +8,7 @@ import { INSTALLED_SCHEMA_REF, renderStarter, type StarterOptions } from './clus
  * to overwrite anything.
  */
 
-/** The CI workflow for a fleet repository; README.md shows it (a test keeps them equal). */
+/** The CI workflow for a fleet repository; docs/guides/fleet-repository.md shows it (a test keeps them equal). */
 export const FLEET_WORKFLOW = `name: dist
 on: [push, pull_request]
 jobs:

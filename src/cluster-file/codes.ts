@@ -19,7 +19,7 @@ export const DIAGNOSTIC_CODES: readonly CodeGroup[] = [
   { codes: ['MISSING_FIELD', 'UNKNOWN_FIELD', 'WRONG_TYPE', 'NOT_ALLOWED', 'BAD_FORMAT', 'OUT_OF_RANGE', 'DUPLICATE_ITEM'], rule: 'JSON Schema (unknown fields are errors, so typos never pass silently)' },
   { codes: ['K3S_MINOR_SKIP', 'K3S_DOWNGRADE'], rule: '`synth` against a committed `dist/`: an upgrade that skips a minor version or goes backwards' },
   { codes: ['NO_GITOPS'], warnings: ['NO_GITOPS'], rule: 'no `spec.gitops`: nothing applies `manifests/` or `upgrades/` (no load balancer, backups or day 2)' },
-  { codes: ['IMMUTABLE_KEY', 'BOOTSTRAP_REVERSED', 'FOUNDER_CHANGED', 'QUORUM_REMOVAL'], rule: 'against a committed `dist/`: what K3s cannot change on a running cluster (README, Day 2)' },
+  { codes: ['IMMUTABLE_KEY', 'BOOTSTRAP_REVERSED', 'FOUNDER_CHANGED', 'QUORUM_REMOVAL'], rule: 'against a committed `dist/`: what K3s cannot change on a running cluster (docs/guides/day-2.md)' },
   { codes: ['K3S_VERSION'], rule: '`k3s.version` is not `vMAJOR.MINOR.PATCH+k3sN` (a channel such as `stable` is refused)' },
   { codes: ['NO_SERVER', 'EVEN_SERVERS', 'SINGLE_SERVER'], warnings: ['SINGLE_SERVER'], rule: 'etcd quorum: servers must be odd' },
   { codes: ['DUPLICATE_NAME', 'DUPLICATE_ADDRESS', 'DUPLICATE_CLUSTER'], rule: 'names and addresses unique across nodes and LB hosts; one file per cluster name' },
