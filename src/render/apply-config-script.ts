@@ -384,7 +384,9 @@ label() {
 written=""
 # shellcheck disable=SC2317 # run by the TERM and INT traps
 on_signal() {
-  trap - TERM INT
+  # A second signal must not cut the rollback short; only SIGKILL (the kubelet's, after
+  # the grace period) stops it now.
+  trap '' TERM INT
   if [ -n "$written" ]; then
     log "stopped before $NODE_NAME was healthy with the new $changed; putting the previous one back"
     rollback "$changed"

@@ -17,10 +17,11 @@ const NEW = '# generated\nnode-name: master-2\ncluster-cidr: 10.42.0.0/16\nnode-
 const BROKEN = `${NEW}kubelet-arg: [BROKEN]\n`;
 
 const STANDINS: Record<string, string> = {
-  // Records each call; a restart makes the written config the running one.
+  // Records each call; a restart makes the written config the running one, after RESTART_SECONDS.
   systemctl: `#!/bin/sh
 echo "$*" | sed 's/ --no-block//' >> "$STATE/systemctl.log"
 if [ "$1" = restart ]; then
+  sleep "\${RESTART_SECONDS:-0}"
   cp "$HOST_ROOT/etc/rancher/k3s/config.yaml" "$STATE/running.yaml"
   cp "$HOST_ROOT/etc/rancher/k3s/registries.yaml" "$STATE/running-registries.yaml" 2>/dev/null || rm -f "$STATE/running-registries.yaml"
   # A unit that fails to start, as a blocking restart would report it.
@@ -147,17 +148,23 @@ function applyConfig(opts: ApplyOptions & { busybox?: boolean }): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, state: job.state, root: job.root };
 }
 
-/** Runs the job and sends it SIGTERM once it has written the new config (within 20 s). */
-function applyConfigInterrupted(opts: ApplyOptions): Promise<Run> {
+/** Runs the job and sends it SIGTERM once it has written the new config (within 20 s), and with `again` a second one 100 ms later. */
+function applyConfigInterrupted(opts: ApplyOptions, again = false): Promise<Run> {
   const job = prepareJob(opts);
   return new Promise((resolve, reject) => {
     const child = spawn('sh', [job.script], { env: job.env });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the job did not write within 20 s:\n${stdout}${stderr}`)); }, 20_000);
+    let signalled = false;
     child.stdout.on('data', (d) => {
       stdout += d;
-      if (stdout.includes('restarting k3s')) setTimeout(() => child.kill('SIGTERM'), 500);
+      // Once, as the kubelet does at a job's deadline.
+      if (!signalled && stdout.includes('restarting k3s')) {
+        signalled = true;
+        setTimeout(() => child.kill('SIGTERM'), 500);
+        if (again) setTimeout(() => child.kill('SIGTERM'), 600);
+      }
     });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ status: code ?? (signal ? 128 : null), stdout, stderr, state: job.state, root: job.root }); });
@@ -307,6 +314,14 @@ describe('the day-2 apply script', () => {
     expect(config(r)).toBe(OLD);
     expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
     expect(read(path.join(r.state, 'lock.log'))).toContain('unlock');
+  });
+
+  test('fails: a second SIGTERM during that rollback does not cut it short', async () => {
+    // Each restart takes half a second, so the second signal comes while the rollback restarts K3s.
+    const r = await applyConfigInterrupted({ after: BROKEN, env: { HEALTH_TIMEOUT: '30', POLL_SECONDS: '0.2', RESTART_SECONDS: '0.5' } }, true);
+    expect(r.status).toBe(143);
+    expect(config(r)).toBe(OLD);
+    expect(restarts(r)).toEqual(['restart k3s', 'restart k3s']);
   });
 });
 
