@@ -48,9 +48,11 @@ import {
  *   Prometheus also scrapes HAProxy's exporter through the VIP: `up` of that target is
  *   0 when no peer holds it, or the holder's HAProxy is dead, or the VIP is unreachable
  *   from the cluster. Two holders at once (split brain) show as two peers' HAProxy
- *   taking new connections on the API frontend (`haproxy_frontend_connections_total`,
- *   "total number of new connections"): only the holder gets any, and after a failover
- *   the old holder stops within the rate's one-minute window.
+ *   receiving bytes on the API frontend (`haproxy_frontend_bytes_in_total`): only the
+ *   holder gets API clients, and after a failover the old holder stops within the
+ *   rate's one-minute window. Not connections (`haproxy_frontend_connections_total`
+ *   counts every accepted one, src/listener.c): keepalived's check connects to every
+ *   peer's HAProxy each second, the kubelet's readiness probe too, and both send nothing.
  */
 
 /** kube-prometheus's severities: critical pages someone now, warning waits for working hours. */
@@ -436,7 +438,7 @@ function loadBalancerAlerts(c: ResolvedCluster): AlertDefinition[] {
   const peerAddresses = c.loadBalancer.mode === 'daemonset' ? c.servers.map((s) => s.address) : c.loadBalancer.hosts.map((h) => h.address);
   const n = c.servers.length;
   const backend = `haproxy_backend_active_servers${sel({ ...lbMatchers, proxy: HAPROXY_BACKEND })}`;
-  const accepted = `rate(haproxy_frontend_connections_total${sel({ ...lbMatchers, proxy: HAPROXY_FRONTEND })}[1m])`;
+  const received = `rate(haproxy_frontend_bytes_in_total${sel({ ...lbMatchers, proxy: HAPROXY_FRONTEND })}[1m])`;
   const where = c.loadBalancer.mode === 'daemonset' ? `the load balancer pods (DaemonSet k3s-api-lb in ${SYSTEM_NAMESPACE}) on the servers` : 'the LB machines';
   const scrape = (address: string) => `curl -s http://${address.includes(':') ? `[${address}]` : address}:${LB_METRICS.port}${LB_METRICS.path} | grep -E '^haproxy_(backend_active_servers|server_status).*${HAPROXY_BACKEND}'`;
   const look = c.loadBalancer.mode === 'daemonset'
@@ -488,11 +490,11 @@ function loadBalancerAlerts(c: ResolvedCluster): AlertDefinition[] {
   }, {
     alert: 'K3sApiVipHeldTwice',
     severity: 'critical',
-    expr: `count(${accepted} > 0) > 1`,
+    expr: `count(${received} > 0) > 1`,
     forSeconds: 120,
-    summary: `{{ $value }} load balancer peers take API connections: the VIP ${c.endpoint} has more than one holder`,
-    description: `HAProxy accepted new connections on its API frontend on {{ $value }} of the ${peers.length} load balancer peers, every minute for 2m. Only the VIP's holder gets them, so more than one peer holds ${c.endpoint} (split brain): each client reaches whichever answered its ARP, and connections break when that changes. A failover makes two peers take connections within one minute, never for two.`,
-    means: `Only the holder of ${c.endpoint} is sent connections for :${c.loadBalancer.port}, so HAProxy taking them on two peers means two peers hold the VIP: keepalived on them cannot hear each other (VRRP, IP protocol 112, dropped between them; the network split; another VRRP group on the segment with virtual_router_id ${c.loadBalancer.virtualRouterId}). Who holds it is not a metric (keepalived has no exporter); which peers take connections is.`,
+    summary: `{{ $value }} load balancer peers receive API traffic: the VIP ${c.endpoint} has more than one holder`,
+    description: `HAProxy received client bytes on its API frontend on {{ $value }} of the ${peers.length} load balancer peers, every minute for 2m. Only the VIP's holder gets API clients, so more than one peer holds ${c.endpoint} (split brain): each client reaches whichever answered its ARP, and connections break when that changes. A failover makes two peers receive traffic within one minute, never for two.`,
+    means: `Only the holder of ${c.endpoint} is sent API clients for :${c.loadBalancer.port}, so HAProxy receiving their bytes on two peers means two peers hold the VIP: keepalived on them cannot hear each other (VRRP, IP protocol 112, dropped between them; the network split; another VRRP group on the segment with virtual_router_id ${c.loadBalancer.virtualRouterId}). Who holds it is not a metric (keepalived has no exporter); which peers receive API traffic is. Bytes, not connections: keepalived's check and the kubelet's probe connect to every peer's HAProxy and send nothing.`,
     steps: [
       `On every peer, look for the VIP on ${c.loadBalancer.interface}; on two of them, read keepalived's log on each (each says it is MASTER) and check that VRRP passes between them.`,
       `Restarting keepalived on the peer that should not hold the VIP ends it once adverts pass again; until then it comes back.`,

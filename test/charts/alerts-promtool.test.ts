@@ -43,8 +43,10 @@ function healthy(steps: number, stepSeconds = 60): Series {
     s.set(selector('etcd_mvcc_db_total_size_in_bytes', etcdTarget(i)), flat(104857600));
     s.set(selector('up', lbTarget(i)), flat(1));
     s.set(selector('haproxy_backend_active_servers', { ...lbTarget(i), proxy: 'k3s-servers' }), flat(3));
-    // master-1 holds the VIP and takes 10 new API connections a minute; the others none.
-    s.set(selector('haproxy_frontend_connections_total', { ...lbTarget(i), proxy: 'k3s-apiserver' }), i === 0 ? `0+10x${steps}` : flat(0));
+    // Every peer accepts keepalived's check and the kubelet's probe (72 connections a
+    // minute, no bytes); master-1 holds the VIP, and its clients send 40 kB a minute.
+    s.set(selector('haproxy_frontend_connections_total', { ...lbTarget(i), proxy: 'k3s-apiserver' }), `0+${i === 0 ? 82 : 72}x${steps}`);
+    s.set(selector('haproxy_frontend_bytes_in_total', { ...lbTarget(i), proxy: 'k3s-apiserver' }), i === 0 ? `0+40000x${steps}` : flat(0));
   });
   s.set(selector('up', vipTarget), flat(1));
   for (const cronjob of cronJobs) {
@@ -201,16 +203,16 @@ const failures: Scenario[] = [
     expect: [{ alert: 'K3sApiNoServerBehindLoadBalancer', at: '2m', fires: c.servers.map((_, i) => ({ labels: { ...lbTarget(i), proxy: 'k3s-servers' } })) }],
   },
   {
-    name: 'a failover: master-2 takes the VIP and the connections, master-1 takes none from then on',
+    name: 'a failover: master-2 takes the VIP and the clients, master-1 receives nothing from then on',
     series: edit(base, [
-      [selector('haproxy_frontend_connections_total', { ...lbTarget(0), proxy: 'k3s-apiserver' }), `0+10x30 300x${minutes - 30}`],
-      [selector('haproxy_frontend_connections_total', { ...lbTarget(1), proxy: 'k3s-apiserver' }), `0x30 0+10x${minutes - 30}`],
+      [selector('haproxy_frontend_bytes_in_total', { ...lbTarget(0), proxy: 'k3s-apiserver' }), `0+40000x30 1200000x${minutes - 30}`],
+      [selector('haproxy_frontend_bytes_in_total', { ...lbTarget(1), proxy: 'k3s-apiserver' }), `0x30 0+40000x${minutes - 30}`],
     ]),
     expect: [32, 34, 40].map((m) => ({ alert: 'K3sApiVipHeldTwice', at: `${m}m`, fires: [] })),
   },
   {
-    name: 'split brain: master-1 and master-3 both hold the VIP, and both take connections',
-    series: edit(base, [[selector('haproxy_frontend_connections_total', { ...lbTarget(2), proxy: 'k3s-apiserver' }), `0x30 0+4x${minutes - 30}`]]),
+    name: 'split brain: master-1 and master-3 both hold the VIP, and both receive clients',
+    series: edit(base, [[selector('haproxy_frontend_bytes_in_total', { ...lbTarget(2), proxy: 'k3s-apiserver' }), `0x30 0+3000x${minutes - 30}`]]),
     expect: [
       { alert: 'K3sApiVipHeldTwice', at: '31m', fires: [] },
       { alert: 'K3sApiVipHeldTwice', at: '35m', fires: [{ labels: {}, value: '2' }] },

@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rulesByName, selector, testRules, type Group, type Labels } from '../alert-tests';
 import { LB_NAMES } from '../../src/names';
+import { checkHaproxyCommand } from '../../src/render/check-haproxy';
 import { GOOD, loadCluster, manifestObjects, tempDir, treeOf, testAsRoot } from '../helpers';
 import { requireTool } from '../tools';
 import { NetnsLab, waitFor } from './lab';
@@ -57,7 +58,7 @@ beforeAll(() => {
   for (const tool of ['ip', 'haproxy', 'curl', 'promtool']) requireTool(tool);
 });
 
-testAsRoot('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, connections on the holder, an unreachable VIP', async () => {
+testAsRoot('the load balancer alerts read what HAProxy exports: backends counted, a dead apiserver, client bytes on the holder and not from the check, an unreachable VIP', async () => {
   const logs = tempDir('exporter-drill-');
   const lab = new NetnsLab(logs);
   const rows: Row[] = [];
@@ -106,12 +107,17 @@ testAsRoot('the load balancer alerts read what HAProxy exports: backends counted
     }]);
     row('those samples through promtool: K3sApiServerDownBehindLoadBalancer', 'fires at 11m', promtool.ok ? `fires, ${scraped.map((x) => `${x.labels.proxy}=${x.value}`).join()}` : promtool.output.slice(0, 200), promtool.ok && scraped.length === 1);
 
-    // What K3sApiVipHeldTwice counts: new connections on the API frontend of the VIP's holder.
-    const accepted = async () => samples(await scrape(c.servers[0].address) ?? '', 'haproxy_frontend_connections_total').find((x) => x.labels.proxy === 'k3s-apiserver')?.value;
-    const before = await accepted();
-    for (let i = 0; i < 3; i++) await lab.exec(prometheus, 'bash', ['-c', `exec 3<>/dev/tcp/${c.endpoint}/${c.loadBalancer.port}`]).catch(() => undefined);
-    const after = await accepted();
-    row('3 connections through the VIP: haproxy_frontend_connections_total{proxy="k3s-apiserver"} on the holder', '+3', `${before} -> ${after}`, before !== undefined && after !== undefined && after - before === 3);
+    // What K3sApiVipHeldTwice counts: client bytes on the API frontend, which a
+    // connection that sends nothing (keepalived's check, the kubelet's probe) adds none to.
+    const frontend = async (metric: string) => samples(await scrape(c.servers[0].address) ?? '', metric).find((x) => x.labels.proxy === 'k3s-apiserver')?.value;
+    const counters = async () => [await frontend('haproxy_frontend_connections_total'), await frontend('haproxy_frontend_bytes_in_total')];
+    const [connections0, bytes0] = await counters();
+    for (let i = 0; i < 3; i++) await lab.exec(first, 'bash', ['-c', checkHaproxyCommand(c.loadBalancer.port)]).catch(() => undefined);
+    const [connections1, bytes1] = await counters();
+    row('keepalived\'s check, 3 times: connections counted, no bytes in', '+3, +0', `+${(connections1 ?? NaN) - (connections0 ?? NaN)}, +${(bytes1 ?? NaN) - (bytes0 ?? NaN)}`, connections1 === (connections0 ?? NaN) + 3 && bytes1 === bytes0);
+    await lab.exec(prometheus, 'bash', ['-c', `exec 3<>/dev/tcp/${c.endpoint}/${c.loadBalancer.port}; printf hello-apiserver >&3; sleep 0.3`]).catch(() => undefined);
+    const bytes2 = await frontend('haproxy_frontend_bytes_in_total');
+    row('a client through the VIP sends 15 bytes: haproxy_frontend_bytes_in_total{proxy="k3s-apiserver"} on the holder', '+15', `+${(bytes2 ?? NaN) - (bytes1 ?? NaN)}`, bytes2 === (bytes1 ?? NaN) + 15);
 
     await lab.exec(first, 'ip', ['addr', 'del', `${c.endpoint}/24`, 'dev', c.loadBalancer.interface]);
     const gone = await waitFor(async () => ((await scrape(c.endpoint)) === undefined ? true : undefined), 5000);
@@ -126,6 +132,6 @@ testAsRoot('the load balancer alerts read what HAProxy exports: backends counted
     process.stdout.write(`\n${formatRows('HAProxy exporter drill: test/fixtures/good/monitoring.yaml (daemonset haproxy.cfg, Debian haproxy)', rows)}\n`);
   }
   expect(rows.filter((r) => !r.ok)).toEqual([]);
-  expect(rows).toHaveLength(7);
+  expect(rows).toHaveLength(8);
   expect(rulesByName(groups).has('K3sApiVipUnreachable')).toBe(true);
 }, 60_000);
