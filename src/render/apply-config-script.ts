@@ -214,10 +214,12 @@ take_restart_lock() {
   etcd_ctl --endpoints="$endpoints" put --lease="$lease" "$LOCK_NAME-holder" "$NODE_NAME ($1)" >/dev/null || true
   log "holds the cluster-wide restart lock (waited $(( $(date +%s) - lock_since ))s)"
 }
-# Still holding: the client keeps the session alive and etcd still has the lock's key
-# (a linearizable read: the key a client printed can be gone since, with its lease).
+# Still holding: the client keeps the session alive (running, and it has not said its
+# session ended: an exited client stays a zombie until this shell reaps it, and kill -0
+# finds a zombie) and etcd still has the lock's key (a linearizable read: the key a
+# client printed can be gone since, with its lease).
 still_locked() {
-  kill -0 "$lock_pid" 2>/dev/null &&
+  kill -0 "$lock_pid" 2>/dev/null && ! lock_session_ended &&
     etcd_ctl --endpoints="$endpoints" get --keys-only "$LOCK_NAME/$lease" 2>/dev/null | grep -q .
 }
 # The lock's session can end before this server restarts, with nothing changed yet: its
