@@ -41,7 +41,7 @@ export function renderCheckHaproxy(c: ResolvedCluster): string {
   return keepalivedBash(c, checkHaproxyCommand(c.loadBalancer.port));
 }
 
-/** A bash command as keepalived runs it, for its checks and notify scripts: one single-quoted word, as above. */
+/** A bash command as keepalived runs it for a check: one single-quoted word, as above. */
 export function keepalivedBash(c: ResolvedCluster, command: string): string {
   const shell = c.loadBalancer.mode === 'external' ? CHECK_SHELL.external : CHECK_SHELL.daemonset;
   return `${shell} -c '${command}'`;
@@ -50,4 +50,15 @@ export function keepalivedBash(c: ResolvedCluster, command: string): string {
 /** The bash command itself: connect to HAProxy's frontend on loopback, and nothing else. */
 export function checkHaproxyCommand(port: number): string {
   return `exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/${port}`;
+}
+
+/**
+ * The bash command that succeeds where the VIP is one of the interface's addresses. Its
+ * tools are bash's children, run by path (so a symlink to busybox is fine there):
+ * /sbin/ip and /bin/grep are Alpine's busybox in the image and iproute2 and grep on
+ * Debian and Ubuntu, through merged /usr's symlinks. `-w` so that 10.0.0.10 is not
+ * found in 10.0.0.100; no quote or `$`, as above.
+ */
+export function holdsVipCommand(iface: string, vip: string): string {
+  return `/sbin/ip addr show dev ${iface} | /bin/grep -qwF ${vip}`;
 }

@@ -1,6 +1,6 @@
 import { addressFamily } from '../cluster-file/net';
 import type { ResolvedCluster } from '../cluster-file/resolve';
-import { keepalivedBash, renderCheckHaproxy } from './check-haproxy';
+import { holdsVipCommand, keepalivedBash, renderCheckHaproxy } from './check-haproxy';
 import { generatedBy } from './text';
 
 /** A keepalived peer: a server node (daemonset mode) or an LB machine (external mode). */
@@ -21,28 +21,25 @@ export function vrrpPeers(c: ResolvedCluster): VrrpPeer[] {
 }
 
 /**
- * Priorities: the first peer's, 5 less for each next one, and what holding the VIP
- * adds. The bonus exceeds the spread of 20 peers (the most the cluster file allows), so
- * the holder always outranks every backup, and a holder's effective priority stays
- * below 255, the address owner's (RFC 5798 section 5.2.4).
+ * Priorities: the first peer's, 5 less for each next one (never below 1), and what
+ * holding the VIP adds. The bonus exceeds the spread of 20 peers (as many LB machines as
+ * the cluster file allows, and more servers than etcd wants), so the holder outranks
+ * every backup, and a holder's effective priority stays below 255, the address owner's
+ * (RFC 5798 section 5.2.4).
  */
 export const VRRP_PRIORITY = { top: 150, step: 5, holderBonus: 100 } as const;
 
 /**
- * Where each peer notes whether it holds the VIP (1) or not (0), for keepalived's
- * track_file to add the holder bonus, and whether it claims it now (non-empty): on the
- * machine's /run (a tmpfs, root's), or the pod's /run, an emptyDir. The holder file is
- * reset to 0 whenever keepalived starts (`init_file 0 overwrite`).
- */
-export const VIP_FILES = { holder: '/run/k3s-gitops-vip-holder', claim: '/run/k3s-gitops-vip-claim' } as const;
-
-/**
- * A new master earns the bonus only after holding the VIP this long. A backup that
+ * The holder bonus's check: does this peer hold the VIP. A peer earns the bonus after
+ * holding the VIP for three checks a second apart (`rise 3`) and loses it at the first
+ * miss, so it follows the VIP whatever order keepalived's scripts run in. A backup that
  * claims the VIP because it heard no advert (a stalled machine, a flapping link) steps
- * back as soon as it hears the holder, within this, unbonused; had it the bonus at
- * once, it would outrank the holder when it heard it again and keep the VIP.
+ * back as soon as it hears the holder, well within those three seconds, unbonused; had
+ * it the bonus at once, it would outrank the holder when it heard it and keep the VIP.
+ * A peer cut off for longer earns it too, and then the higher base priority wins when
+ * the two hear each other again: the VIP can move once after a partition.
  */
-export const HOLDER_BONUS_DELAY_SECONDS = 2;
+export const HOLDER_CHECK = { intervalSeconds: 1, timeoutSeconds: 1, rise: 3, fall: 1 } as const;
 
 /**
  * keepalived's health check timing. `interval` is whole seconds, 1 at least, in every
@@ -56,9 +53,9 @@ export const HOLDER_BONUS_DELAY_SECONDS = 2;
  */
 export const VRRP_CHECK = { intervalSeconds: 1, timeoutSeconds: 1, fall: 1, rise: 2 } as const;
 
-/** The base priority of the i-th peer: distinct and descending. */
+/** The base priority of the i-th peer: descending, distinct for the first 30. */
 export function vrrpPriority(index: number): number {
-  return VRRP_PRIORITY.top - VRRP_PRIORITY.step * index;
+  return Math.max(1, VRRP_PRIORITY.top - VRRP_PRIORITY.step * index);
 }
 
 /**
@@ -69,8 +66,8 @@ export function vrrpPriority(index: number): number {
  * in FAULT: it gives up the VIP at once and cannot win it back until HAProxy serves.
  * Peers talk unicast (multicast is filtered on most clouds and many switches).
  *
- * The holder outranks every backup (VRRP_PRIORITY.holderBonus, through VIP_FILES,
- * which the notify scripts write on each change of state). Without that, after a
+ * The holder outranks every backup (VRRP_PRIORITY.holderBonus, from the weighted
+ * chk_vip_holder, HOLDER_CHECK). Without that, after a
  * failover the holder is a lower-priority peer, and a higher one that misses three
  * adverts in a row (a lossy network, a stalled machine) becomes master and takes the
  * VIP for good: a master yields to a higher-priority advert whatever nopreempt says
@@ -91,7 +88,6 @@ export function renderKeepalivedConf(c: ResolvedCluster, peers: readonly VrrpPee
   const others = peers.filter((p) => p !== self).map((p) => `    ${p.address}`);
   const lb = c.loadBalancer;
   const check = VRRP_CHECK;
-  const resign = `: >${VIP_FILES.claim}; echo 0 >${VIP_FILES.holder}`;
   return `# ${generatedBy(c.source)}
 global_defs {
   router_id ${self.name}
@@ -107,9 +103,14 @@ vrrp_script chk_haproxy {
   rise ${check.rise}
 }
 
-vrrp_track_file vip_holder {
-  file ${VIP_FILES.holder}
-  init_file 0 overwrite
+vrrp_script chk_vip_holder {
+  script "${keepalivedBash(c, holdsVipCommand(lb.interface, c.endpoint))}"
+  interval ${HOLDER_CHECK.intervalSeconds}
+  timeout ${HOLDER_CHECK.timeoutSeconds}
+  rise ${HOLDER_CHECK.rise}
+  fall ${HOLDER_CHECK.fall}
+  weight ${VRRP_PRIORITY.holderBonus}
+  init_fail
 }
 
 vrrp_instance k3s_api {
@@ -129,13 +130,8 @@ ${others.join('\n')}
   }
   track_script {
     chk_haproxy
+    chk_vip_holder
   }
-  track_file {
-    vip_holder weight ${VRRP_PRIORITY.holderBonus}
-  }
-  notify_master "${keepalivedBash(c, `echo 1 >${VIP_FILES.claim}; sleep ${HOLDER_BONUS_DELAY_SECONDS}; if [ -s ${VIP_FILES.claim} ]; then echo 1 >${VIP_FILES.holder}; fi`)}"
-  notify_backup "${keepalivedBash(c, resign)}"
-  notify_fault "${keepalivedBash(c, resign)}"
 }
 `;
 }

@@ -15,7 +15,8 @@ export function renderLbUserData(c: ResolvedCluster, peers: readonly VrrpPeer[],
   ];
   const body: Record<string, unknown> = {
     hostname: host.name,
-    packages: ['haproxy', 'keepalived'],
+    // iproute2 for keepalived's holder check (/sbin/ip); minimal images may lack it.
+    packages: ['haproxy', 'keepalived', 'iproute2'],
     package_update: true,
     write_files: files,
     runcmd: [

@@ -63,12 +63,12 @@ describeAsRoot('the failover drill', () => {
   }, 300_000);
 
   /**
-   * Without the holder's bonus (keepalived.conf before it: no track_file), the top peer
+   * Without the holder's bonus (keepalived.conf before it: chk_vip_holder not tracked), the top peer
    * deaf to adverts for a second claims the VIP and, outranking the holder, keeps it.
    */
   test('fails: without the holder\'s bonus, a backup that missed three adverts takes the VIP from a healthy holder', async () => {
-    const unbonused = withKeepalivedConf(drillTopology(external, treeOf(external)), (conf) => conf.replace(/ {2}track_file \{[^}]*\}\n/, ''));
-    for (const p of unbonused.peers) expect(p.keepalivedDir.get(path.basename(p.keepalivedConf))?.content).not.toContain('track_file {');
+    const unbonused = withKeepalivedConf(drillTopology(external, treeOf(external)), (conf) => conf.replace(/^ {4}chk_vip_holder\n/m, ''));
+    for (const p of unbonused.peers) expect(p.keepalivedDir.get(path.basename(p.keepalivedConf))?.content).toMatch(/track_script \{\s*chk_haproxy\s*\}/);
     const { rows } = await drill('failover drill without the holder\'s bonus (expected to lose the VIP to the deaf backup)', unbonused, 'haproxy-deaf');
     const deaf = rows.find((r) => r.scenario.includes('deaf to adverts'));
     expect(deaf?.ok).toBe(false);

@@ -180,8 +180,11 @@ describe('keepalived.conf', () => {
     expect(vrrpPriority(0) - vrrpPriority(19)).toBeLessThan(VRRP_PRIORITY.holderBonus);
     expect(vrrpPriority(0) + VRRP_PRIORITY.holderBonus).toBeLessThan(255);
     for (const t of confs) {
-      expect(t).toMatch(/track_file \{\s*vip_holder weight 100\s*\}/);
-      expect(t).toContain(`notify_master "/usr/bin/bash -c 'echo 1 >/run/k3s-gitops-vip-claim; sleep 2; if [ -s /run/k3s-gitops-vip-claim ]; then echo 1 >/run/k3s-gitops-vip-holder; fi'"`);
+      const holder = /vrrp_script chk_vip_holder \{[^}]*\}/.exec(t)?.[0] ?? '';
+      expect(holder).toContain(`script "/usr/bin/bash -c '/sbin/ip addr show dev ens192 | /bin/grep -qwF 172.16.0.100'"`);
+      expect([field(holder, 'weight'), field(holder, 'rise'), field(holder, 'fall')]).toEqual(['100', '3', '1']);
+      expect(holder).toMatch(/^\s*init_fail$/m);
+      expect(t).toMatch(/track_script \{\s*chk_haproxy\s*chk_vip_holder\s*\}/);
     }
   });
 
@@ -296,7 +299,7 @@ describe('modes', () => {
     ]);
     expect(manifestObjects(tree).find((o) => o.kind === 'DaemonSet')).toBeUndefined();
     const ud = parseYaml(tree.get('lb/lb-1/user-data.yaml') as string);
-    expect(ud.packages).toEqual(['haproxy', 'keepalived']);
+    expect(ud.packages).toEqual(['haproxy', 'keepalived', 'iproute2']);
     // The check is keepalived.conf's own line: no script file to install or keep executable.
     expect(ud.write_files.map((f: { path: string }) => f.path).sort()).toEqual(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf']);
     expect(ud.write_files.find((f: { path: string }) => f.path === '/etc/haproxy/haproxy.cfg').content).toBe(tree.get('lb/haproxy.cfg'));
