@@ -23,6 +23,14 @@ export const ADVERT_INTERVAL_LIMITS = { minimum: 0.01, maximum: 40.95, step: 0.0
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const optionalString = { type: 'string', minLength: 1, maxLength: 4096, nullable: true } as const;
 const optionalBool = { type: 'boolean', nullable: true } as const;
+/** Kubernetes labels: values up to 63 characters, keys up to a 253-character prefix, a slash and a 63-character name. */
+const labelMap = {
+  type: 'object',
+  additionalProperties: { type: 'string', maxLength: 63 },
+  propertyNames: { maxLength: 317 },
+  required: [],
+  nullable: true,
+} as const;
 const stringList = { type: 'array', items: { type: 'string', minLength: 1, maxLength: 4096 }, maxItems: 1000, nullable: true } as const;
 
 // The value union (string | number | boolean | string[]) is beyond what
@@ -51,13 +59,7 @@ const node: JSONSchemaType<NodeSpec> = {
     role: { type: 'string', enum: ['server', 'agent'] },
     address: nonEmpty,
     externalAddress: optionalString,
-    labels: {
-      type: 'object',
-      additionalProperties: { type: 'string', maxLength: 63 },
-      propertyNames: { maxLength: 317 },
-      required: [],
-      nullable: true,
-    },
+    labels: labelMap,
     taints: stringList,
     extraConfig: k3sConfigMap,
   },
@@ -309,13 +311,7 @@ export const clusterSchema: JSONSchemaType<ClusterFile> = {
           properties: {
             prometheusRules: optionalBool,
             namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63, nullable: true },
-            labels: {
-              type: 'object',
-              additionalProperties: { type: 'string', maxLength: 63 },
-              propertyNames: { maxLength: 317 },
-              required: [],
-              nullable: true,
-            },
+            labels: labelMap,
             etcdMetrics: optionalBool,
           },
         },
