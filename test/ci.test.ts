@@ -9,12 +9,12 @@ import { ROOT } from './helpers';
  */
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-/** Every test file under test/, relative to the repository. */
+/** Every file of tests under test/, relative to the repository: test files, and the drills one of them runs. */
 function testFiles(dir = path.join(ROOT, 'test')): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const file = path.join(dir, e.name);
     if (e.isDirectory()) return e.name === 'fixtures' ? [] : testFiles(file);
-    return e.name.endsWith('.test.ts') ? [path.relative(ROOT, file)] : [];
+    return /\.(test|drill)\.ts$/.test(e.name) ? [path.relative(ROOT, file)] : [];
   });
 }
 
@@ -26,7 +26,7 @@ test('README names every tool .ci/run installs', () => {
 
 test('README names every test file that needs root', () => {
   const rootOnly = testFiles().filter((f) => /\b(describe|test)AsRoot\(/.test(fs.readFileSync(path.join(ROOT, f), 'utf8')));
-  expect(rootOnly).toEqual(expect.arrayContaining(['test/drill/failover.test.ts', 'test/drill/etcd-gate.test.ts']));
+  expect(rootOnly).toEqual(expect.arrayContaining(['test/drill/failover.drill.ts', 'test/drill/etcd-gate.drill.ts']));
   expect(rootOnly.filter((f) => !README.includes(`\`${f}\``))).toEqual([]);
 });
 

@@ -9,7 +9,7 @@ import { shellcheckFailures } from '../tools';
 /**
  * The apply script run for real against stand-ins for the host's systemctl, k3s, curl
  * and etcdctl (first on PATH). Its gate and lock against etcd served as K3s serves it
- * are the etcd lab's (test/drill/etcd-gate.test.ts).
+ * are the etcd lab's (test/drill/etcd-gate.drill.ts).
  */
 const OLD = '# generated\nnode-name: master-2\ncluster-cidr: 10.42.0.0/16\n';
 const NEW = '# generated\nnode-name: master-2\ncluster-cidr: 10.42.0.0/16\nnode-label:\n- tier=app\n';
@@ -60,7 +60,7 @@ esac
  * endpoint but $DOWN, \`endpoint health\` says each endpoint but $DOWN is healthy, in
  * etcdctl's words, and \`lock\` prints its key and holds it until SIGTERM (60 s at most),
  * the key a \`get\` then finds.
- * The lock's behaviour against a real etcd is the etcd lab's to show (test/drill/etcd-gate.test.ts).
+ * The lock's behaviour against a real etcd is the etcd lab's to show (test/drill/etcd-gate.drill.ts).
  */
 const STUB_ETCDCTL = `#!/bin/sh
 endpoints=""
