@@ -121,11 +121,12 @@ export const DEFAULTS = {
   vrrpInterface: 'eth0',
   virtualRouterId: 51,
   // 0.2 s: a crashed holder replaced in 0.5-0.8 s (3 adverts + skew), well inside the
-  // 2 s bound, HAProxy's death in 0.2-0.4 s whatever the adverts. The drill found no
-  // flapping at 0.2 with CPU hogs and 5 % loss: a backup missing three adverts in a row
-  // (one per 1,600 s per backup at 5 % loss) claims the VIP for one round trip, as the
-  // holder outranks it. 0.1 would halve that interval between claims for a crash
-  // failover only 0.3 s faster, which the gratuitous ARP and client retry then dominate.
+  // 2 s bound; HAProxy's death takes up to the check's second, whatever the adverts.
+  // The drill found no flapping at 0.2 with CPU hogs and 5 % loss: a backup missing
+  // three adverts in a row (one per 1,600 s per backup at 5 % loss) claims the VIP for
+  // one round trip, as the holder outranks it. 0.1 would halve the time between such
+  // claims for a crash failover only 0.3 s faster, which the gratuitous ARP and the
+  // client's retry then dominate.
   advertIntervalSeconds: 0.2,
   clusterCidr: '10.42.0.0/16',
   serviceCidr: '10.43.0.0/16',
